@@ -1,0 +1,68 @@
+"""Prometheus metrics of the API process (GET /metrics)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+EVENTS = Counter(
+    "riskops_events_total", "Events received, by outcome.", ["status"], registry=REGISTRY
+)
+REQUESTS = Histogram(
+    "riskops_http_request_seconds",
+    "HTTP request latency by route and status class.",
+    ["method", "route", "status"],
+    registry=REGISTRY,
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+STATE_LAG = Gauge(
+    "riskops_state_lag_events",
+    "Logged events not yet applied to this process's online state.",
+    registry=REGISTRY,
+)
+STATE_CURSOR = Gauge(
+    "riskops_state_cursor", "Last log seq applied to the online state.", registry=REGISTRY
+)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]],
+                   Awaitable[None]]
+
+
+class MetricsMiddleware:
+    """Pure ASGI middleware (no per-request task): times each request by its route template."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(
+        self,
+        scope: Scope,
+        receive: Callable[[], Awaitable[Message]],
+        send: Callable[[Message], Awaitable[None]],
+    ) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = [500]
+
+        async def _send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, _send)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            REQUESTS.labels(scope["method"], path, f"{status[0] // 100}xx").observe(
+                time.perf_counter() - start
+            )

@@ -1,0 +1,152 @@
+"""POST /v1/events (one event or a batch) and GET /v1/events/{event_id}."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from riskops.api.deps import require, runtime
+from riskops.api.errors import json_response
+from riskops.api.metrics import EVENTS
+from riskops.errors import BadRequest, NotFound, PayloadTooLarge, Problem
+from riskops.services.runtime import Runtime
+from riskops.stores.base import ApiKeyRow
+
+router = APIRouter(prefix="/v1/events", tags=["events"])
+
+_EXAMPLE = {
+    "event_id": "evt-000123",
+    "type": "order.placed",
+    "occurred_at": "2026-11-27T10:15:00Z",
+    "market": "ID",
+    "user_id": "u-42",
+    "device": {"user_agent": "Mozilla/5.0 (Linux; Android 14)", "model": "SM-A155F",
+               "os": "Android", "screen": "1080x2340", "timezone": "Asia/Jakarta",
+               "language": "id-ID"},
+    "ip": "203.0.113.7",
+    "payload": {
+        "order_id": "o-9001",
+        "items": [{"sku": "sku-1", "merchant_id": "m-7", "price": 120000, "qty": 1}],
+        "currency": "IDR",
+        "payment_method": "cod",
+        "shipping_address": {"line1": "Jl. Sudirman No. 5", "city": "Jakarta",
+                             "country": "ID"},
+    },
+}
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"body of {declared} bytes is over the limit of {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _decode(body: bytes) -> Any:
+    if not body.strip():
+        raise BadRequest("empty body", [Problem("body", "expected a JSON object or array")])
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(
+            "body is not valid UTF-8",
+            [Problem("body", f"invalid UTF-8 byte at offset {exc.start}")],
+        ) from None
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(
+            "body is not valid JSON",
+            [Problem("body", f"{exc.msg} at line {exc.lineno} column {exc.colno}")],
+        ) from None
+
+
+@router.post(
+    "",
+    summary="Send one event, or a batch of up to 1,000",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {
+                "schema": {"oneOf": [{"type": "object"}, {"type": "array", "maxItems": 1000}],
+                           "description": "An event (see GET /v1/schema) or an array of them."},
+                "example": _EXAMPLE}},
+        }
+    },
+    responses={
+        201: {"description": "Accepted: stored durably, applied once."},
+        200: {"description": "Duplicate of an event already stored (`duplicate: true`), or "
+                           "a batch with one result per item."},
+        400: {"description": "Body is not JSON / not UTF-8."},
+        413: {"description": "Body or batch too large."},
+        422: {"description": "The event is invalid; `problems` names each field."},
+    },
+)
+async def post_events(
+    request: Request,
+    rt: Runtime = Depends(runtime),
+    _key: ApiKeyRow = Depends(require("ingest")),
+) -> Response:
+    settings = rt.settings
+    data = _decode(await _read_body(request, settings.max_body_bytes))
+    committer = request.app.state.committer
+    if isinstance(data, list):
+        if not data:
+            raise BadRequest("empty batch", [Problem("body", "a batch needs at least 1 event")])
+        if len(data) > settings.max_batch:
+            raise PayloadTooLarge(
+                f"batch of {len(data)} events is over the limit of {settings.max_batch}",
+                [Problem("body", f"at most {settings.max_batch} events per request")],
+            )
+        good, bad = await asyncio.to_thread(rt.ingest.prepare, data)
+        results = await committer.submit(good) + bad
+        results.sort(key=lambda r: r.index)
+        counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
+        for r in results:
+            counts[r.status] += 1
+        for status, n in counts.items():
+            EVENTS.labels(status).inc(n)
+        return json_response(
+            {"accepted": counts["accepted"], "duplicates": counts["duplicate"],
+             "rejected": counts["rejected"], "results": [r.as_dict() for r in results]}
+        )
+    good, bad = rt.ingest.prepare([data])
+    if bad:
+        EVENTS.labels("rejected").inc()
+        result = bad[0]
+        return json_response(
+            {"error": {"code": "validation_failed", "message": "invalid event",
+                       "event_id": result.event_id,
+                       "problems": [p.as_dict() for p in result.problems]}},
+            422,
+        )
+    (result,) = await committer.submit(good)
+    EVENTS.labels(result.status).inc()
+    duplicate = result.status == "duplicate"
+    return json_response(
+        {"event_id": result.event_id, "seq": result.seq, "duplicate": duplicate},
+        200 if duplicate else 201,
+    )
+
+
+@router.get("/{event_id}", summary="Read one stored event")
+def get_event(
+    event_id: str,
+    rt: Runtime = Depends(runtime),
+    _key: ApiKeyRow = Depends(require("read")),
+) -> Response:
+    record = rt.ingest.stored(event_id)
+    if record is None:
+        raise NotFound(f"no event {event_id!r}")
+    return json_response(record)

@@ -1,0 +1,34 @@
+"""Shared CLI helpers: settings from options, and errors as a message plus an exit code."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from riskops.config import Settings
+from riskops.errors import RiskopsError
+
+err_console = Console(stderr=True)
+
+EXIT_INPUT = 2  # bad input: a message names the field and the reason
+EXIT_UNAVAILABLE = 3  # a dependency (database, Redis) cannot be reached
+
+
+def settings_from(**overrides: Any) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**values)
+
+
+@contextmanager
+def fail_on_error() -> Iterator[None]:
+    try:
+        yield
+    except RiskopsError as exc:
+        err_console.print(f"[bold red]error:[/] {exc.message}")
+        for p in exc.problems:
+            err_console.print(f"  [red]{p.field}[/]: {p.reason}")
+        raise typer.Exit(EXIT_UNAVAILABLE if exc.status == 503 else EXIT_INPUT) from None

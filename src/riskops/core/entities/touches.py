@@ -1,0 +1,37 @@
+"""Fold the nodes and edges of many events into one touch per node / edge (count, first and
+last seen), so a batch writes each graph row once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from riskops.core.entities.extract import EdgeRef, EntityRef
+
+
+def fold_touches(
+    items: Iterable[tuple[int, Iterable[EntityRef], Iterable[EdgeRef]]],
+) -> tuple[
+    dict[tuple[str, str], list[int]], dict[tuple[str, str, str, str], list[int]]
+]:
+    """``items``: (occurred_at_us, nodes, edges) per event. Returns two maps from key to
+    ``[first_us, last_us, count]``."""
+    nodes: dict[tuple[str, str], list[int]] = {}
+    edges: dict[tuple[str, str, str, str], list[int]] = {}
+    for at, event_nodes, event_edges in items:
+        for n in event_nodes:
+            _fold(nodes, (n.type, n.id), at)
+        for e in event_edges:
+            _fold(edges, (e.src.type, e.src.id, e.dst.type, e.dst.id), at)
+    return nodes, edges
+
+
+def _fold(into: dict[tuple[str, ...], list[int]], key: tuple[str, ...], at: int) -> None:
+    acc = into.get(key)
+    if acc is None:
+        into[key] = [at, at, 1]
+        return
+    if at < acc[0]:
+        acc[0] = at
+    if at > acc[1]:
+        acc[1] = at
+    acc[2] += 1

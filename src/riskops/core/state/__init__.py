@@ -1,0 +1,1 @@
+"""Sliding-window state per entity and metric: the pure part (bucketing, windows, aggregation)."""

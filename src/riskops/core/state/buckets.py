@@ -1,0 +1,278 @@
+"""In-memory bucket aggregates and the one-pass window summary (pure: no I/O, clock or randomness).
+
+Layout: ``(entity_type, entity_id) -> metric -> Series``; a :class:`Series` holds, for each of
+:data:`~riskops.core.state.windows.RESOLUTIONS`, a sparse ``dict`` bucket index -> :class:`Agg`.
+
+Bounded memory
+--------------
+* Per series and resolution, buckets older than the retention relative to the series' newest
+  update are dropped lazily: when a resolution holds more than ``keep_buckets + slack`` buckets
+  (slack = a quarter of ``keep_buckets``, at least 1) the stale ones are removed, so it never
+  holds more than :func:`bucket_bound` buckets. Reads ignore stale buckets anyway.
+* :meth:`BucketStore.evict_idle` drops whole series whose newest update is older than the
+  longest retention relative to a watermark the caller passes in (time is an argument).
+
+Distinct values are kept as 64-bit BLAKE2b hashes (deterministic across processes), at most
+:data:`MAX_DISTINCT_PER_BUCKET` per bucket. Past the cap a bucket still counts every update, but
+new values are no longer remembered, so any window containing it reports a *lower bound* on the
+distinct count (64-bit collisions are negligible below the cap).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from hashlib import blake2b
+
+from riskops.core.state.model import StateUpdate, WindowStats
+from riskops.core.state.windows import (
+    RESOLUTIONS,
+    Resolution,
+    ResolutionPlan,
+    keep_from_bucket,
+    plan_windows,
+)
+
+MAX_DISTINCT_PER_BUCKET = 4096
+_N_RES = len(RESOLUTIONS)
+_BUCKET_US = tuple(r.bucket_us for r in RESOLUTIONS)
+_RETENTION_US = tuple(r.retention_us for r in RESOLUTIONS)
+_PRUNE_ABOVE = tuple(r.keep_buckets + max(1, r.keep_buckets // 4) for r in RESOLUTIONS)
+_MAX_RETENTION_US = max(_RETENTION_US)
+
+
+def bucket_bound(res: Resolution) -> int:
+    """Most buckets one series ever holds at ``res`` (retention plus the lazy-pruning slack)."""
+    return res.keep_buckets + max(1, res.keep_buckets // 4)
+
+
+def distinct_hash(value: str) -> int:
+    """Deterministic 64-bit hash of a distinct value (BLAKE2b, 8-byte digest)."""
+    return int.from_bytes(blake2b(value.encode("utf-8"), digest_size=8).digest(), "big")
+
+
+def validate_update(update: StateUpdate) -> None:
+    """Reject an update no backend can store, naming the field. Time is an int of µs."""
+    t = update.occurred_at_us
+    if isinstance(t, bool) or not isinstance(t, int):
+        raise ValueError(f"occurred_at_us must be an int of microseconds, got {t!r}")
+    for name in ("entity_type", "entity_id", "metric"):
+        text = getattr(update, name)
+        if not isinstance(text, str) or not text:
+            raise ValueError(f"{name} must be a non-empty string, got {text!r}")
+    v = update.value
+    if v is not None and (
+        isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v)
+    ):
+        raise ValueError(f"value must be a finite number or None, got {v!r}")
+    if update.distinct is not None and not isinstance(update.distinct, str):
+        raise ValueError(f"distinct must be a string or None, got {update.distinct!r}")
+
+
+class Agg:
+    """Aggregate of one bucket. ``min``/``max`` are None while no update carried a value;
+    ``hashes`` is None while no update carried a distinct value."""
+
+    __slots__ = ("count", "hashes", "last_us", "max", "min", "sum")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.sum = 0.0
+        self.min: float | None = None
+        self.max: float | None = None
+        self.last_us = -(2**63)
+        self.hashes: set[int] | None = None
+
+    def add(self, t_us: int, value: float | None, dhash: int | None) -> None:
+        self.count += 1
+        if t_us > self.last_us:
+            self.last_us = t_us
+        if value is not None:
+            self.sum += value
+            if self.min is None or value < self.min:
+                self.min = value
+            if self.max is None or value > self.max:
+                self.max = value
+        if dhash is not None:
+            hashes = self.hashes
+            if hashes is None:
+                self.hashes = {dhash}
+            elif len(hashes) < MAX_DISTINCT_PER_BUCKET:
+                hashes.add(dhash)
+
+
+class Series:
+    """One (entity, metric): its newest update time and its buckets at every resolution."""
+
+    __slots__ = ("buckets", "newest_us")
+
+    def __init__(self) -> None:
+        self.newest_us = -(2**63)
+        self.buckets: tuple[dict[int, Agg], ...] = tuple({} for _ in RESOLUTIONS)
+
+    def add(self, t_us: int, value: float | None, dhash: int | None) -> None:
+        if t_us > self.newest_us:
+            self.newest_us = t_us
+        newest = self.newest_us
+        for i in range(_N_RES):
+            size = _BUCKET_US[i]
+            b = t_us // size
+            if b < (newest - _RETENTION_US[i] + 1) // size:
+                continue  # late beyond this resolution's retention: skipped here only
+            d = self.buckets[i]
+            agg = d.get(b)
+            if agg is None:
+                agg = d[b] = Agg()
+                if len(d) > _PRUNE_ABOVE[i]:
+                    self._prune(i)
+            agg.add(t_us, value, dhash)
+
+    def _prune(self, i: int) -> None:
+        d = self.buckets[i]
+        keep = keep_from_bucket(self.newest_us, RESOLUTIONS[i])
+        for b in [b for b in d if b < keep]:
+            del d[b]
+
+    def bucket_count(self) -> int:
+        return sum(len(d) for d in self.buckets)
+
+
+def summarize(
+    plan: ResolutionPlan,
+    buckets: Mapping[int, Agg],
+    keep_from: int,
+    as_of_us: int,
+    out: dict[int, WindowStats],
+) -> None:
+    """Write into ``out`` the stats of every window of ``plan``, in one pass over ``buckets``.
+
+    Buckets below ``keep_from`` (out of retention) are ignored. Buckets are grouped into bands
+    (band ``j`` = buckets in window ``j`` but not in window ``j - 1``), then windows are the
+    running totals of the bands. ``last_seen_us`` is clamped to ``as_of`` (it can only exceed it
+    when the newest bucket also holds updates later than ``as_of``). ``distinct`` is the size of
+    the union of the buckets' hash sets (0 for buckets that kept none).
+    """
+    los, hi, windows = plan.los, plan.hi, plan.windows
+    nw = len(los)
+    lo_min = max(los[-1], keep_from)
+    if not buckets or lo_min > hi:
+        for w in windows:
+            out[w] = WindowStats.empty()
+        return
+    count = [0] * nw
+    total = [0.0] * nw
+    mins: list[float | None] = [None] * nw
+    maxs: list[float | None] = [None] * nw
+    last = [-(2**63)] * nw
+    hashes: list[list[set[int]]] = [[] for _ in range(nw)]
+    if hi - lo_min + 1 <= len(buckets):
+        items: Iterable[tuple[int, Agg]] = (
+            (b, a) for b in range(lo_min, hi + 1) if (a := buckets.get(b)) is not None
+        )
+    else:
+        items = ((b, a) for b, a in buckets.items() if lo_min <= b <= hi)
+    for b, agg in items:
+        j = 0
+        while b < los[j]:
+            j += 1
+        count[j] += agg.count
+        if agg.last_us > last[j]:
+            last[j] = agg.last_us
+        amin = agg.min
+        if amin is not None:
+            total[j] += agg.sum
+            cur = mins[j]
+            if cur is None or amin < cur:
+                mins[j] = amin
+            amax = agg.max
+            cur = maxs[j]
+            if cur is None or (amax is not None and amax > cur):
+                maxs[j] = amax
+        if agg.hashes is not None:
+            hashes[j].append(agg.hashes)
+    c, s, lt = 0, 0.0, -(2**63)
+    mn: float | None = None
+    mx: float | None = None
+    union: set[int] = set()
+    for j, w in enumerate(windows):
+        c += count[j]
+        s += total[j]
+        band_min, band_max = mins[j], maxs[j]
+        if band_min is not None and (mn is None or band_min < mn):
+            mn = band_min
+        if band_max is not None and (mx is None or band_max > mx):
+            mx = band_max
+        lt = max(lt, last[j])
+        for h in hashes[j]:
+            union |= h
+        out[w] = (
+            WindowStats(c, s, mn, mx, len(union), min(lt, as_of_us)) if c else WindowStats.empty()
+        )
+
+
+class BucketStore:
+    """Bucket aggregates of many series; not thread-safe (the caller holds the lock)."""
+
+    __slots__ = ("_entities",)
+
+    def __init__(self) -> None:
+        self._entities: dict[tuple[str, str], dict[str, Series]] = {}
+
+    def add(self, update: StateUpdate) -> None:
+        key = (update.entity_type, update.entity_id)
+        metrics = self._entities.get(key)
+        if metrics is None:
+            metrics = self._entities[key] = {}
+        series = metrics.get(update.metric)
+        if series is None:
+            series = metrics[update.metric] = Series()
+        d = update.distinct
+        series.add(update.occurred_at_us, update.value, None if d is None else distinct_hash(d))
+
+    def window(
+        self, entity_type: str, entity_id: str, metric: str, window_s: int, as_of_us: int
+    ) -> WindowStats:
+        (plan,) = plan_windows((window_s,), as_of_us)
+        series = self._entities.get((entity_type, entity_id), {}).get(metric)
+        if series is None:
+            return WindowStats.empty()
+        out: dict[int, WindowStats] = {}
+        keep = keep_from_bucket(series.newest_us, plan.resolution)
+        summarize(plan, series.buckets[plan.index], keep, as_of_us, out)
+        return out[window_s]
+
+    def windows(
+        self, entity_type: str, entity_id: str, window_s: Iterable[int], as_of_us: int
+    ) -> dict[str, dict[int, WindowStats]]:
+        plans = plan_windows(window_s, as_of_us)
+        result: dict[str, dict[int, WindowStats]] = {}
+        for metric, series in self._entities.get((entity_type, entity_id), {}).items():
+            out: dict[int, WindowStats] = {}
+            for plan in plans:
+                keep = keep_from_bucket(series.newest_us, plan.resolution)
+                summarize(plan, series.buckets[plan.index], keep, as_of_us, out)
+            result[metric] = out
+        return result
+
+    def evict_idle(self, watermark_us: int) -> int:
+        """Drop series whose newest update is at or before ``watermark - longest retention``;
+        returns how many were dropped. None of their buckets is visible from ``watermark`` on."""
+        cutoff = watermark_us - _MAX_RETENTION_US
+        dropped = 0
+        for key in list(self._entities):
+            metrics = self._entities[key]
+            for metric in [m for m, s in metrics.items() if s.newest_us <= cutoff]:
+                del metrics[metric]
+                dropped += 1
+            if not metrics:
+                del self._entities[key]
+        return dropped
+
+    def clear(self) -> None:
+        self._entities.clear()
+
+    def series_count(self) -> int:
+        return sum(len(m) for m in self._entities.values())
+
+    def bucket_count(self) -> int:
+        return sum(s.bucket_count() for m in self._entities.values() for s in m.values())

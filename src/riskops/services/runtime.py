@@ -1,0 +1,64 @@
+"""The composition root: builds stores and services from :class:`Settings`, once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from riskops.config import Settings
+from riskops.core.events import ParseLimits
+from riskops.services.clock import Clock, system_clock
+from riskops.services.ingest import IngestService
+from riskops.services.keys import KeyService
+from riskops.services.profiles import ProfileService
+from riskops.services.projector import StateProjector
+from riskops.stores.base import OnlineState
+from riskops.stores.factory import open_state, open_store, upgrade_schema
+from riskops.stores.sql.engine import SqlStore
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: SqlStore
+    state: OnlineState
+    projector: StateProjector
+    ingest: IngestService
+    keys: KeyService
+    profiles: ProfileService
+    clock: Clock = field(default=system_clock)
+
+    def close(self) -> None:
+        self.state.close()
+        self.store.close()
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    clock: Clock = system_clock,
+    with_state: bool = True,
+    migrate: bool | None = None,
+) -> Runtime:
+    """``with_state=False`` gives a lightweight runtime for CLI commands that only write the
+    log (the server's state tails the log and picks those events up)."""
+    store = open_store(settings.resolved_database_url())
+    if settings.auto_migrate if migrate is None else migrate:
+        upgrade_schema(store)
+    secret = settings.resolved_secret()
+    state = open_state(settings) if with_state else open_state(settings, memory_only=True)
+    projector = StateProjector(store, state, secret)
+    limits = ParseLimits(
+        max_future_skew=timedelta(seconds=settings.max_future_skew_s),
+        max_age=timedelta(days=settings.max_event_age_days),
+    )
+    return Runtime(
+        settings=settings,
+        store=store,
+        state=state,
+        projector=projector,
+        ingest=IngestService(store, projector if with_state else None, secret, clock, limits),
+        keys=KeyService(store, clock, settings.key_cache_s),
+        profiles=ProfileService(store, state, secret, clock),
+        clock=clock,
+    )

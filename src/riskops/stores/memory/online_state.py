@@ -1,0 +1,89 @@
+"""In-process :class:`~riskops.stores.base.OnlineState` (embedded default and tests).
+
+Thread-safe: one lock guards the buckets and the cursor, so ``apply`` is atomic with respect to
+every other call. Windows, retention and distinct semantics are those of
+:mod:`riskops.core.state.windows` and :mod:`riskops.core.state.buckets`.
+
+Memory is bounded by retention: per series by bucket pruning, and across series by dropping
+those idle for longer than the longest retention (91 days) relative to the newest
+``occurred_at`` this store has received (checked at most once per day of event time).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+
+from riskops.core.state.buckets import BucketStore, validate_update
+from riskops.core.state.model import StateUpdate, WindowStats
+
+_EVICT_EVERY_US = 86_400 * 1_000_000
+
+
+class MemoryOnlineState:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._store = BucketStore()
+        self._cursor = 0
+        self._watermark_us: int | None = None
+        self._next_evict_us: int | None = None
+
+    def cursor(self) -> int:
+        with self._lock:
+            return self._cursor
+
+    def apply(self, updates: Sequence[StateUpdate], from_seq: int, to_seq: int) -> bool:
+        """Apply every update and move the cursor ``from_seq -> to_seq``, or nothing (False)
+        when the cursor is not ``from_seq``. Invalid updates raise ValueError before anything
+        is applied."""
+        if to_seq < from_seq:
+            raise ValueError(f"to_seq ({to_seq}) must not be before from_seq ({from_seq})")
+        for update in updates:
+            validate_update(update)
+        with self._lock:
+            if self._cursor != from_seq:
+                return False
+            add = self._store.add
+            newest = self._watermark_us
+            for update in updates:
+                add(update)
+                if newest is None or update.occurred_at_us > newest:
+                    newest = update.occurred_at_us
+            self._cursor = to_seq
+            self._watermark_us = newest
+            if newest is not None:
+                if self._next_evict_us is None:
+                    self._next_evict_us = newest + _EVICT_EVERY_US
+                elif newest >= self._next_evict_us:
+                    self._store.evict_idle(newest)
+                    self._next_evict_us = newest + _EVICT_EVERY_US
+            return True
+
+    def window(
+        self, entity_type: str, entity_id: str, metric: str, window_s: int, as_of_us: int
+    ) -> WindowStats:
+        with self._lock:
+            return self._store.window(entity_type, entity_id, metric, window_s, as_of_us)
+
+    def windows(
+        self,
+        entity_type: str,
+        entity_id: str,
+        window_s: Iterable[int],
+        as_of_us: int,
+    ) -> dict[str, dict[int, WindowStats]]:
+        """Every metric the entity has, for each window: ``{metric: {window_s: stats}}``."""
+        windows = tuple(window_s)
+        with self._lock:
+            return self._store.windows(entity_type, entity_id, windows, as_of_us)
+
+    def reset(self) -> None:
+        """Forget everything and set the cursor to 0."""
+        with self._lock:
+            self._store.clear()
+            self._cursor = 0
+            self._watermark_us = None
+            self._next_evict_us = None
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,364 @@
+"""Every SQL query of riskops lives here, one repository per table group."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from riskops.stores.base import (
+    ApiKeyRow,
+    EdgeTouch,
+    HopNode,
+    Link,
+    ListEntry,
+    NewEvent,
+    NodeInfo,
+    NodeTouch,
+    StoredEvent,
+)
+from riskops.stores.sql.tables import api_keys, edges, entities, events, list_entries
+
+# Appends to the log hold this transaction-level advisory lock on PostgreSQL so that ``seq``
+# order is commit order (readers tail the log by seq and must never miss a late commit).
+_PG_APPEND_LOCK = 727_001
+
+
+def _insert(dialect: str, table: sa.Table) -> Any:
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def _least(a: Any, b: Any) -> Any:
+    return sa.case((a < b, a), else_=b)
+
+
+def _greatest(a: Any, b: Any) -> Any:
+    return sa.case((a > b, a), else_=b)
+
+
+class SqlEventLog:
+    def __init__(self, conn: Connection, dialect: str) -> None:
+        self._conn = conn
+        self._dialect = dialect
+
+    def append(self, batch: Sequence[NewEvent]) -> dict[str, int]:
+        if not batch:
+            return {}
+        if self._dialect == "postgresql":
+            self._conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_APPEND_LOCK)))
+        rows: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for e in batch:
+            if e.event_id in seen:
+                continue
+            seen.add(e.event_id)
+            rows.append(
+                {
+                    "event_id": e.event_id,
+                    "type": e.type,
+                    "schema_version": e.schema_version,
+                    "occurred_at_us": e.occurred_at_us,
+                    "received_at_us": e.received_at_us,
+                    "market": e.market,
+                    "user_id": e.user_id,
+                    "device_fp": e.device_fp,
+                    "ip": e.ip,
+                    "body": e.body,
+                }
+            )
+        stmt = (
+            _insert(self._dialect, events)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(events.c.event_id, events.c.seq)
+        )
+        result = self._conn.execute(stmt, rows)
+        return {row.event_id: row.seq for row in result}
+
+    def read_after(self, seq: int, limit: int) -> list[StoredEvent]:
+        q = (
+            sa.select(
+                events.c.seq,
+                events.c.event_id,
+                events.c.type,
+                events.c.occurred_at_us,
+                events.c.received_at_us,
+                events.c.body,
+            )
+            .where(events.c.seq > seq)
+            .order_by(events.c.seq)
+            .limit(limit)
+        )
+        return [StoredEvent(*row) for row in self._conn.execute(q)]
+
+    def last_seq(self) -> int:
+        value = self._conn.execute(sa.select(sa.func.max(events.c.seq))).scalar()
+        return int(value or 0)
+
+    def count(self) -> int:
+        return int(self._conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one())
+
+    def get(self, event_id: str) -> StoredEvent | None:
+        row = self._conn.execute(
+            sa.select(
+                events.c.seq,
+                events.c.event_id,
+                events.c.type,
+                events.c.occurred_at_us,
+                events.c.received_at_us,
+                events.c.body,
+            ).where(events.c.event_id == event_id)
+        ).first()
+        return StoredEvent(*row) if row else None
+
+
+    def seqs(self, event_ids: Sequence[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        ids = list(dict.fromkeys(event_ids))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            q = sa.select(events.c.event_id, events.c.seq).where(events.c.event_id.in_(chunk))
+            out.update({row.event_id: row.seq for row in self._conn.execute(q)})
+        return out
+
+
+class SqlGraph:
+    def __init__(self, conn: Connection, dialect: str) -> None:
+        self._conn = conn
+        self._dialect = dialect
+
+    def record(self, nodes: Sequence[NodeTouch], edge_touches: Sequence[EdgeTouch]) -> None:
+        if nodes:
+            ins = _insert(self._dialect, entities)
+            stmt = ins.on_conflict_do_update(
+                index_elements=["type", "id"],
+                set_={
+                    "first_seen_us": _least(entities.c.first_seen_us, ins.excluded.first_seen_us),
+                    "last_seen_us": _greatest(entities.c.last_seen_us, ins.excluded.last_seen_us),
+                    "events": entities.c.events + ins.excluded.events,
+                },
+            )
+            self._conn.execute(
+                stmt,
+                [
+                    {
+                        "type": n.type,
+                        "id": n.id,
+                        "first_seen_us": n.first_us,
+                        "last_seen_us": n.last_us,
+                        "events": n.count,
+                    }
+                    for n in nodes
+                ],
+            )
+        if edge_touches:
+            ins = _insert(self._dialect, edges)
+            stmt = ins.on_conflict_do_update(
+                index_elements=["src_type", "src_id", "dst_type", "dst_id"],
+                set_={
+                    "first_seen_us": _least(edges.c.first_seen_us, ins.excluded.first_seen_us),
+                    "last_seen_us": _greatest(edges.c.last_seen_us, ins.excluded.last_seen_us),
+                    "count": edges.c.count + ins.excluded.count,
+                },
+            )
+            self._conn.execute(
+                stmt,
+                [
+                    {
+                        "src_type": e.src_type,
+                        "src_id": e.src_id,
+                        "dst_type": e.dst_type,
+                        "dst_id": e.dst_id,
+                        "first_seen_us": e.first_us,
+                        "last_seen_us": e.last_us,
+                        "count": e.count,
+                    }
+                    for e in edge_touches
+                ],
+            )
+
+    def node(self, entity_type: str, entity_id: str) -> NodeInfo | None:
+        row = self._conn.execute(
+            sa.select(entities).where(entities.c.type == entity_type, entities.c.id == entity_id)
+        ).first()
+        return NodeInfo(*row) if row else None
+
+    def _link_queries(
+        self, entity_type: str, entity_id: str, since_us: int | None, types: Sequence[str] | None
+    ) -> tuple[sa.Select[Any], sa.Select[Any]]:
+        out_q = sa.select(
+            edges.c.dst_type.label("type"),
+            edges.c.dst_id.label("id"),
+            sa.literal("out").label("direction"),
+            edges.c.first_seen_us,
+            edges.c.last_seen_us,
+            edges.c.count,
+        ).where(edges.c.src_type == entity_type, edges.c.src_id == entity_id)
+        in_q = sa.select(
+            edges.c.src_type.label("type"),
+            edges.c.src_id.label("id"),
+            sa.literal("in").label("direction"),
+            edges.c.first_seen_us,
+            edges.c.last_seen_us,
+            edges.c.count,
+        ).where(edges.c.dst_type == entity_type, edges.c.dst_id == entity_id)
+        if since_us is not None:
+            out_q = out_q.where(edges.c.last_seen_us >= since_us)
+            in_q = in_q.where(edges.c.last_seen_us >= since_us)
+        if types:
+            out_q = out_q.where(edges.c.dst_type.in_(list(types)))
+            in_q = in_q.where(edges.c.src_type.in_(list(types)))
+        return out_q, in_q
+
+    def links(
+        self,
+        entity_type: str,
+        entity_id: str,
+        *,
+        limit: int = 100,
+        since_us: int | None = None,
+        types: Sequence[str] | None = None,
+    ) -> list[Link]:
+        out_q, in_q = self._link_queries(entity_type, entity_id, since_us, types)
+        # Each side is limited on its own (index order) before the union, so a hub entity with
+        # millions of edges costs no more than ``limit`` rows per side.
+        out_q = out_q.order_by(edges.c.last_seen_us.desc()).limit(limit)
+        in_q = in_q.order_by(edges.c.last_seen_us.desc()).limit(limit)
+        rows = [Link(*r) for r in self._conn.execute(out_q)]
+        rows += [Link(*r) for r in self._conn.execute(in_q)]
+        rows.sort(key=lambda link: link.last_seen_us, reverse=True)
+        return rows[:limit]
+
+    def k_hop(
+        self,
+        entity_type: str,
+        entity_id: str,
+        *,
+        k: int,
+        per_node_limit: int = 50,
+        max_nodes: int = 500,
+        since_us: int | None = None,
+    ) -> list[HopNode]:
+        if not 1 <= k <= 3:
+            raise ValueError("k must be between 1 and 3")
+        start = (entity_type, entity_id)
+        seen: set[tuple[str, str]] = {start}
+        found: list[HopNode] = []
+        frontier = [start]
+        for depth in range(1, k + 1):
+            next_frontier: list[tuple[str, str]] = []
+            for node_type, node_id in frontier:
+                for link in self.links(
+                    node_type, node_id, limit=per_node_limit, since_us=since_us
+                ):
+                    key = (link.type, link.id)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    found.append(HopNode(link.type, link.id, depth, node_type, node_id))
+                    next_frontier.append(key)
+                    if len(found) >= max_nodes:
+                        return found
+            frontier = next_frontier
+        return found
+
+    def users_sharing(self, entity_type: str, entity_id: str, *, since_us: int) -> int:
+        q = sa.select(sa.func.count(sa.distinct(edges.c.src_id))).where(
+            edges.c.dst_type == entity_type,
+            edges.c.dst_id == entity_id,
+            edges.c.src_type == "user",
+            edges.c.last_seen_us >= since_us,
+        )
+        return int(self._conn.execute(q).scalar_one())
+
+
+class SqlApiKeys:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    @staticmethod
+    def _row(r: Any) -> ApiKeyRow:
+        return ApiKeyRow(
+            r.key_id, r.name, r.secret_hash, tuple(r.scopes.split(",")), r.created_at_us,
+            r.revoked_at_us,
+        )
+
+    def add(self, row: ApiKeyRow) -> None:
+        self._conn.execute(
+            api_keys.insert().values(
+                key_id=row.key_id,
+                name=row.name,
+                secret_hash=row.secret_hash,
+                scopes=",".join(row.scopes),
+                created_at_us=row.created_at_us,
+                revoked_at_us=row.revoked_at_us,
+            )
+        )
+
+    def get(self, key_id: str) -> ApiKeyRow | None:
+        r = self._conn.execute(sa.select(api_keys).where(api_keys.c.key_id == key_id)).first()
+        return self._row(r) if r else None
+
+    def all(self) -> list[ApiKeyRow]:
+        q = sa.select(api_keys).order_by(api_keys.c.created_at_us)
+        return [self._row(r) for r in self._conn.execute(q)]
+
+    def revoke(self, key_id: str, at_us: int) -> bool:
+        res = self._conn.execute(
+            api_keys.update()
+            .where(api_keys.c.key_id == key_id, api_keys.c.revoked_at_us.is_(None))
+            .values(revoked_at_us=at_us)
+        )
+        return bool(res.rowcount)
+
+
+class SqlLists:
+    def __init__(self, conn: Connection, dialect: str) -> None:
+        self._conn = conn
+        self._dialect = dialect
+
+    def put(self, entry: ListEntry) -> None:
+        values = {
+            "list_name": entry.list_name,
+            "entity_type": entry.entity_type,
+            "entity_id": entry.entity_id,
+            "kind": entry.kind,
+            "reason": entry.reason,
+            "source": entry.source,
+            "created_at_us": entry.created_at_us,
+            "expires_at_us": entry.expires_at_us,
+        }
+        ins = _insert(self._dialect, list_entries).values(**values)
+        keys = {"list_name", "entity_type", "entity_id"}
+        self._conn.execute(
+            ins.on_conflict_do_update(
+                index_elements=sorted(keys),
+                set_={k: v for k, v in values.items() if k not in keys},
+            )
+        )
+
+    def remove(self, list_name: str, entity_type: str, entity_id: str) -> bool:
+        res = self._conn.execute(
+            list_entries.delete().where(
+                list_entries.c.list_name == list_name,
+                list_entries.c.entity_type == entity_type,
+                list_entries.c.entity_id == entity_id,
+            )
+        )
+        return bool(res.rowcount)
+
+    def memberships(self, entity_type: str, entity_id: str, at_us: int) -> list[ListEntry]:
+        q = (
+            sa.select(list_entries)
+            .where(
+                list_entries.c.entity_type == entity_type,
+                list_entries.c.entity_id == entity_id,
+                sa.or_(list_entries.c.expires_at_us.is_(None), list_entries.c.expires_at_us > at_us),
+            )
+            .order_by(list_entries.c.list_name)
+        )
+        return [ListEntry(*r) for r in self._conn.execute(q)]
