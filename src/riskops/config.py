@@ -18,7 +18,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(
         default=Path(".riskops"),
-        description="Folder for the embedded database, the generated secret and rejected-row files.",
+        description="Folder for the embedded database and the generated secret.",
     )
     database_url: str | None = Field(
         default=None,

@@ -35,6 +35,7 @@ async def _poll_state(rt: Runtime, every_s: float) -> None:
     while True:
         await asyncio.sleep(every_s)
         try:
+            await asyncio.to_thread(rt.graph.catch_up)
             await asyncio.to_thread(rt.projector.catch_up)
             STATE_CURSOR.set(rt.state.cursor())
         except Exception:  # keep polling; readiness reports the failure
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt = runtime or build_runtime(settings)
+        await asyncio.to_thread(rt.graph.catch_up)
         caught = await asyncio.to_thread(rt.projector.catch_up)
         if caught:
             log.info("online state rebuilt from %d logged events", caught)

@@ -36,8 +36,9 @@ def create(
     if quiet:
         typer.echo(created.token)
         return
-    console.print(f"key [bold]{created.key_id}[/] ({created.name}) scopes: "
-                  f"{', '.join(created.scopes)}")
+    console.print(
+        f"key [bold]{created.key_id}[/] ({created.name}) scopes: {', '.join(created.scopes)}"
+    )
     console.print("token (shown once, store it now):")
     typer.echo(created.token)
 
@@ -54,7 +55,10 @@ def list_keys(
         table.add_column(col)
     for r in rows:
         table.add_row(
-            r.key_id, r.name, ", ".join(r.scopes), _ts(r.created_at_us),
+            r.key_id,
+            r.name,
+            ", ".join(r.scopes),
+            _ts(r.created_at_us),
             _ts(r.revoked_at_us) if r.revoked_at_us else "",
         )
     console.print(table)

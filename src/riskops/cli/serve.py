@@ -38,23 +38,36 @@ def serve_command(
         for key, value in settings.model_dump(exclude_none=True).items():
             os.environ[f"RISKOPS_{key.upper()}"] = str(value)
         console.print(f"riskops: {workers} workers on {url} (docs at {url}/docs)")
-        uvicorn.run("riskops.api.app:create_app_from_env", factory=True, host=settings.host,
-                    port=settings.port, workers=workers, log_level=log_level)
+        uvicorn.run(
+            "riskops.api.app:create_app_from_env",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=workers,
+            log_level=log_level,
+        )
         return
     with fail_on_error():
         runtime = build_runtime(settings)
         with Progress(
-            TextColumn("[bold]rebuilding online state from the event log[/]"),
+            TextColumn("[bold]catching up from the event log:[/] {task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             console=console,
         ) as bar:
-            task = bar.add_task("rebuild", total=None)
+            graph_task = bar.add_task("entity graph", total=None)
+            runtime.graph.catch_up(
+                lambda done, total: bar.update(graph_task, completed=done, total=total)
+            )
+            task = bar.add_task("online state", total=None)
             runtime.projector.catch_up(
                 lambda done, total: bar.update(task, completed=done, total=total)
             )
-    console.print(f"riskops serving on {url}  ·  API docs {url}/docs  ·  "
-                  f"database {settings.resolved_database_url().split('@')[-1]}  ·  "
-                  f"state {settings.state_backend}")
-    uvicorn.run(create_app(runtime=runtime), host=settings.host, port=settings.port,
-                log_level=log_level)
+    console.print(
+        f"riskops serving on {url}  ·  API docs {url}/docs  ·  "
+        f"database {settings.resolved_database_url().split('@')[-1]}  ·  "
+        f"state {settings.state_backend}"
+    )
+    uvicorn.run(
+        create_app(runtime=runtime), host=settings.host, port=settings.port, log_level=log_level
+    )

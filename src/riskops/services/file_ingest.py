@@ -7,19 +7,38 @@ again: event ids already in the log come back as duplicates, never twice.
 
 from __future__ import annotations
 
+import gc
 import hashlib
+import multiprocessing
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 from typing import Any, TextIO
 
 import orjson
 import yaml
 
-from riskops.core.events.column_map import ColumnMap, MappingError, RowError, load_column_map, map_row
+from riskops.core.events.column_map import (
+    ColumnMap,
+    MappingError,
+    RowError,
+    load_column_map,
+    map_row,
+)
 from riskops.errors import Problem, ValidationFailed
+from riskops.services.clock import Clock
 from riskops.services.ingest import IngestService
+from riskops.services.preparing import (
+    ItemResult,
+    PrepareConfig,
+    Prepared,
+    RawJson,
+    prepare_chunk,
+    prepare_events,
+)
 from riskops.services.sources import BadRow, FileSource, Row, detect_format
 
 ProgressFn = Callable[[int, int], None]  # (position, size)
@@ -46,8 +65,9 @@ def read_column_map(path: Path) -> ColumnMap:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ValidationFailed("cannot read the column map",
-                               [Problem("map", f"{path}: {exc}")]) from None
+        raise ValidationFailed(
+            "cannot read the column map", [Problem("map", f"{path}: {exc}")]
+        ) from None
     try:
         return load_column_map(raw)
     except MappingError as exc:
@@ -60,10 +80,40 @@ def _derived_id(event: dict[str, Any]) -> str:
     return f"{event.get('type', 'event')}:{digest[:32]}"
 
 
+def _pool(workers: int) -> Pool:
+    # spawn, not fork: the parent has threads (progress bar, database pool)
+    return multiprocessing.get_context("spawn").Pool(workers)
+
+
+def _parallel(
+    pool: Pool,
+    chunks: Iterator[list[tuple[int, Any]]],
+    config: PrepareConfig,
+    clock: Clock,
+) -> Iterator[tuple[list[tuple[int, Any]], tuple[list[Prepared], list[ItemResult]]]]:
+    """Workers validate chunk k+1.. while the parent writes chunk k; order is kept."""
+    window: deque[tuple[list[tuple[int, Any]], AsyncResult[Any]]] = deque()
+    for chunk in chunks:
+        job = pool.apply_async(prepare_chunk, (([e for _, e in chunk], config, clock(), False),))
+        window.append((chunk, job))
+        if len(window) > 4:
+            done_chunk, done_job = window.popleft()
+            yield done_chunk, done_job.get()
+    while window:
+        done_chunk, done_job = window.popleft()
+        yield done_chunk, done_job.get()
+
+
 class FileIngest:
-    def __init__(self, ingest: IngestService, chunk: int = 5000) -> None:
+    """``workers`` > 0 validates in that many worker processes (for large files)."""
+
+    def __init__(
+        self, ingest: IngestService, clock: Clock, chunk: int = 5000, workers: int = 0
+    ) -> None:
         self._ingest = ingest
+        self._clock = clock
         self._chunk = chunk
+        self._workers = workers
 
     def run(
         self,
@@ -86,28 +136,53 @@ class FileIngest:
                 rejected_path.parent.mkdir(parents=True, exist_ok=True)
                 rejected_fh = rejected_path.open("w", encoding="utf-8")
                 summary.rejected_file = str(rejected_path)
-            record = {"line": line, "event_id": event_id,
-                      "problems": [p.as_dict() for p in problems], "row": row}
+            record = {
+                "line": line,
+                "event_id": event_id,
+                "problems": [p.as_dict() for p in problems],
+                "row": row,
+            }
             rejected_fh.write(orjson.dumps(record, default=str).decode() + "\n")
             summary.rejected += 1
 
+        config = self._ingest.preparer_config()
+        # A bulk load allocates millions of short-lived dicts; the cyclic GC's full passes over
+        # them cost more than the load itself. Our objects hold no cycles, so collect rarely.
+        gc_threshold = gc.get_threshold()
+        gc.set_threshold(200_000, 50, 1000)
+        pool = _pool(self._workers) if self._workers > 0 else None
         try:
-            for chunk in self._chunks(source, column_map, summary, reject):
-                raws = [event for _, event in chunk]
-                good, bad = self._ingest.prepare(raws)
+            chunks = self._chunks(source, column_map, summary, reject)
+            prepared: Iterator[
+                tuple[list[tuple[int, Any]], tuple[list[Prepared], list[ItemResult]]]
+            ]
+            if pool is None:
+                prepared = (
+                    (chunk, prepare_events([e for _, e in chunk], config, self._clock(), False))
+                    for chunk in chunks
+                )
+            else:
+                prepared = _parallel(pool, chunks, config, self._clock)
+            for chunk, (good, bad) in prepared:
                 for item in bad:
-                    line = chunk[item.index][0]
-                    reject(line, item.event_id, item.problems, chunk[item.index][1])
-                for result, prepared in zip(self._ingest.write(good), good, strict=True):
+                    line, original = chunk[item.index]
+                    if isinstance(original, RawJson):
+                        original = original.data.decode("utf-8", "replace")[:2000]
+                    reject(line, item.event_id, item.problems, original)
+                for result, prep in zip(self._ingest.write(good), good, strict=True):
                     if result.status == "accepted":
                         summary.accepted += 1
-                        t = prepared.event.type
+                        t = prep.row.type
                         summary.by_type[t] = summary.by_type.get(t, 0) + 1
                     else:
                         summary.duplicates += 1
                 if progress is not None:
                     progress(source.position, source.size)
         finally:
+            gc.set_threshold(*gc_threshold)
+            if pool is not None:
+                pool.terminate()
+                pool.join()
             if rejected_fh is not None:
                 rejected_fh.close()
         summary.seconds = time.perf_counter() - started
@@ -121,7 +196,8 @@ class FileIngest:
         reject: Callable[[int, str | None, list[Problem], Any], None],
     ) -> Iterator[list[tuple[int, Any]]]:
         chunk: list[tuple[int, Any]] = []
-        for item in source:
+        rows = source.raw_lines() if column_map is None and source.fmt == "jsonl" else source
+        for item in rows:
             summary.rows_read += 1
             if isinstance(item, BadRow):
                 reject(item.line, None, item.problems, item.raw)

@@ -1,143 +1,114 @@
-"""Ingest: validate → append to the log and fold into the entity graph in ONE transaction →
-project into the online state. Owns the transaction boundary.
+"""Ingest: validate → append to the log (durable) → fold into the entity graph → project into
+the online state. Owns the transaction boundary.
 
-Exactly-once: the log's unique ``event_id`` decides what is new; only new events touch the
-graph (same transaction) and the online state (through the projector's cursor).
+Exactly-once: the log's unique ``event_id`` decides what is new. The graph and the online state
+are projections of the log with their own cursors; each moves together with the updates it
+applies, so nothing is applied twice or skipped, whatever crashes when. When the graph is up to
+date, new events are folded in inside the append transaction itself (one commit per batch);
+otherwise (after a bulk load) the graph projector catches up.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 
-from riskops.core.entities import extract
-from riskops.core.entities.touches import fold_touches
-from riskops.core.events import Event, ParseLimits, parse_event
-from riskops.core.state.model import StateUpdate
-from riskops.errors import Problem
+from riskops.core.events import ParseLimits
 from riskops.services.clock import Clock
+from riskops.services.graph_projector import GRAPH, GraphProjector
+from riskops.services.preparing import (
+    ItemResult,
+    PrepareConfig,
+    Prepared,
+    prepare_events,
+)
 from riskops.services.projector import StateProjector
-from riskops.stores.base import EdgeTouch, NewEvent, NodeTouch, Store
+from riskops.stores.base import Store
 
-Status = Literal["accepted", "duplicate", "rejected"]
-
-
-@dataclass(slots=True)
-class ItemResult:
-    index: int
-    status: Status
-    event_id: str | None = None
-    seq: int | None = None
-    problems: list[Problem] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"index": self.index, "status": self.status}
-        if self.event_id is not None:
-            out["event_id"] = self.event_id
-        if self.seq is not None:
-            out["seq"] = self.seq
-        if self.problems:
-            out["problems"] = [p.as_dict() for p in self.problems]
-        return out
-
-
-@dataclass(slots=True)
-class Prepared:
-    """A parsed event with everything the write needs, computed outside the transaction."""
-
-    index: int
-    event: Event
-    row: NewEvent
-    nodes: list[Any]
-    edges: list[Any]
-    updates: list[StateUpdate]
+__all__ = ["IngestService", "ItemResult", "Prepared"]
 
 
 class IngestService:
     def __init__(
         self,
         store: Store,
-        projector: StateProjector | None,
         secret: bytes,
         clock: Clock,
         limits: ParseLimits | None = None,
+        *,
+        graph: GraphProjector,
+        state: StateProjector | None,
     ) -> None:
         self._store = store
-        self._projector = projector
         self._secret = secret
         self._clock = clock
         self._limits = limits or ParseLimits()
+        self._graph = graph
+        self._state = state
 
-    def prepare(self, raws: list[object]) -> tuple[list[Prepared], list[ItemResult]]:
-        """Validate and extract; returns the good ones and a rejection per bad one."""
-        received = self._clock()
-        good: list[Prepared] = []
-        bad: list[ItemResult] = []
-        for index, raw in enumerate(raws):
-            parsed = parse_event(raw, received_at=received, secret=self._secret,
-                                 limits=self._limits)
-            if isinstance(parsed, list):
-                event_id = raw.get("event_id") if isinstance(raw, dict) else None
-                bad.append(ItemResult(index, "rejected",
-                                      event_id if isinstance(event_id, str) else None,
-                                      problems=parsed))
-                continue
-            good.append(self._prepare_one(index, parsed))
-        return good, bad
+    def prepare(
+        self, raws: list[object], *, with_extraction: bool = True
+    ) -> tuple[list[Prepared], list[ItemResult]]:
+        """Validate (and extract entities); returns the good ones and a rejection per bad
+        one. Bulk loads pass ``with_extraction=False`` and let the projectors catch up."""
+        return prepare_events(raws, self.preparer_config(), self._clock(), with_extraction)
 
-    def _prepare_one(self, index: int, event: Event) -> Prepared:
-        x = extract(event, self._secret)
-        row = NewEvent(
-            event_id=event.event_id,
-            type=event.type,
-            schema_version=event.schema_version,
-            occurred_at_us=event.occurred_at_us,
-            received_at_us=event.received_at_us,
-            market=event.market,
-            user_id=event.user_id,
-            device_fp=event.device_fingerprint,
-            ip=event.ip,
-            body=orjson.dumps(event.to_record()).decode(),
-        )
-        return Prepared(index, event, row, list(x.nodes), list(x.edges), x.updates)
+    def preparer_config(self) -> PrepareConfig:
+        return PrepareConfig(self._secret, self._limits)
 
     def write(self, prepared: list[Prepared]) -> list[ItemResult]:
-        """Append in one transaction; return accepted / duplicate per item (input order)."""
+        """Append in one transaction; one accepted / duplicate result per item, in order."""
         if not prepared:
             return []
+        fresh_ids: set[int] = set()
         with self._store.begin(write=True) as uow:
+            uow.events.lock_for_append()
+            before = uow.events.last_seq()
             inserted = uow.events.append([p.row for p in prepared])
-            fresh: list[Prepared] = []
             claimed: set[str] = set()
+            fresh: list[Prepared] = []
             for p in prepared:
-                if p.event.event_id in inserted and p.event.event_id not in claimed:
-                    claimed.add(p.event.event_id)
+                if p.event_id in inserted and p.event_id not in claimed:
+                    claimed.add(p.event_id)
                     fresh.append(p)
-            nodes, edges = fold_touches(
-                (p.row.occurred_at_us, p.nodes, p.edges) for p in fresh
-            )
-            uow.graph.record(
-                [NodeTouch(t, i, a[0], a[1], a[2]) for (t, i), a in sorted(nodes.items())],
-                [EdgeTouch(*k, a[0], a[1], a[2]) for k, a in sorted(edges.items())],
-            )
-            fresh_ids = {id(p) for p in fresh}
-            dup_ids = [p.event.event_id for p in prepared if id(p) not in fresh_ids]
+                    fresh_ids.add(id(p))
+            # fast path: the graph was up to date, fold the new events in right here
+            if (
+                fresh
+                and all(p.extraction is not None for p in fresh)
+                and uow.cursors.get(GRAPH, for_update=True) == before
+            ):
+                self._graph.fold_in(
+                    uow,
+                    (
+                        (p.row.occurred_at_us, p.extraction.nodes, p.extraction.edges)
+                        for p in fresh
+                        if p.extraction is not None
+                    ),
+                )
+                uow.cursors.set(GRAPH, max(inserted.values()))
+            dup_ids = [p.event_id for p in prepared if id(p) not in fresh_ids]
             dup_seqs = uow.events.seqs(dup_ids) if dup_ids else {}
             uow.commit()
-        if self._projector is not None and fresh:
-            self._projector.offer([(inserted[p.event.event_id], p.updates) for p in fresh])
+        if self._state is not None and fresh:
+            if all(p.extraction is not None for p in fresh):
+                self._state.offer(
+                    [
+                        (inserted[p.event_id], p.extraction.updates)
+                        for p in fresh
+                        if p.extraction is not None
+                    ]
+                )
+            else:
+                self._state.catch_up()
         results: list[ItemResult] = []
         for p in prepared:
             if id(p) in fresh_ids:
-                results.append(
-                    ItemResult(p.index, "accepted", p.event.event_id, inserted[p.event.event_id])
-                )
+                results.append(ItemResult(p.index, "accepted", p.event_id, inserted[p.event_id]))
             else:
                 results.append(
-                    ItemResult(p.index, "duplicate", p.event.event_id,
-                               dup_seqs.get(p.event.event_id))
+                    ItemResult(p.index, "duplicate", p.event_id, dup_seqs.get(p.event_id))
                 )
         return results
 

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 
 from riskops.core.events.envelope import to_us
-from riskops.errors import Forbidden, NotFound, Unauthorized, ValidationFailed, Problem
+from riskops.errors import Forbidden, NotFound, Problem, Unauthorized, ValidationFailed
 from riskops.services.clock import Clock
 from riskops.stores.base import ApiKeyRow, Store
 
@@ -57,8 +57,9 @@ class KeyService:
             raise ValidationFailed("invalid key", [Problem("name", "must not be empty")])
         key_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
-        row = ApiKeyRow(key_id, name.strip(), _hash(secret), scope_tuple,
-                        to_us(self._clock()), None)
+        row = ApiKeyRow(
+            key_id, name.strip(), _hash(secret), scope_tuple, to_us(self._clock()), None
+        )
         with self._store.begin(write=True) as uow:
             uow.keys.add(row)
             uow.commit()

@@ -16,10 +16,10 @@ from riskops.core.identity import (
     normalize_ip,
     normalize_phone,
 )
+from riskops.core.state.model import WindowStats
 from riskops.core.state.windows import STANDARD_WINDOWS, format_window, parse_window
 from riskops.errors import NotFound, Problem, ValidationFailed
 from riskops.services.clock import Clock
-from riskops.core.state.model import WindowStats
 from riskops.stores.base import OnlineState, Store
 
 _HASHED = re.compile(r"^(ad|em|ph|pi)_[0-9a-f]{32}$")
@@ -63,12 +63,14 @@ class ProfileService:
             if entity_type in ("address", "email", "phone", "instrument"):
                 if _HASHED.match(raw_id):
                     return raw_id
-                norm = {
-                    "address": normalize_address,
-                    "email": normalize_email,
-                    "phone": normalize_phone,
-                    "instrument": str,
-                }[entity_type](raw_id)
+                if entity_type == "address":
+                    norm = normalize_address(raw_id)
+                elif entity_type == "email":
+                    norm = normalize_email(raw_id)
+                elif entity_type == "phone":
+                    norm = normalize_phone(raw_id)
+                else:
+                    norm = raw_id
                 return hash_identifier(entity_type, norm, self._secret)
             if entity_type == "ip":
                 return normalize_ip(raw_id)
@@ -175,16 +177,26 @@ class ProfileService:
         with self._store.begin() as uow:
             if uow.graph.node(entity_type, entity_id) is None:
                 raise NotFound(f"no {entity_type} {raw_id!r} in the event log")
-            hops = uow.graph.k_hop(entity_type, entity_id, k=k, per_node_limit=per_node_limit,
-                                   max_nodes=max_nodes, since_us=since)
+            hops = uow.graph.k_hop(
+                entity_type,
+                entity_id,
+                k=k,
+                per_node_limit=per_node_limit,
+                max_nodes=max_nodes,
+                since_us=since,
+            )
         return {
             "type": entity_type,
             "id": entity_id,
             "k": k,
             "truncated": len(hops) >= max_nodes,
             "nodes": [
-                {"type": h.type, "id": h.id, "depth": h.depth,
-                 "via": {"type": h.via_type, "id": h.via_id}}
+                {
+                    "type": h.type,
+                    "id": h.id,
+                    "depth": h.depth,
+                    "via": {"type": h.via_type, "id": h.via_id},
+                }
                 for h in hops
             ],
         }

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 
 import orjson
 
 from riskops.core.entities import extract
-from riskops.core.events.parse import event_from_record
 from riskops.core.state.model import StateUpdate
 from riskops.stores.base import OnlineState, Store
 
@@ -41,8 +41,10 @@ class StateProjector:
         with self._lock:
             ordered = sorted(batch, key=lambda item: item[0])
             cursor = self._state.cursor()
-            if ordered and ordered[0][0] == cursor + 1 and all(
-                b[0] == a[0] + 1 for a, b in zip(ordered, ordered[1:], strict=False)
+            if (
+                ordered
+                and ordered[0][0] == cursor + 1
+                and all(b[0] == a[0] + 1 for a, b in pairwise(ordered))
             ):
                 updates = [u for _, ups in ordered for u in ups]
                 if self._state.apply(updates, cursor, ordered[-1][0]):
@@ -72,8 +74,7 @@ class StateProjector:
                 return applied
             updates: list[StateUpdate] = []
             for row in rows:
-                event = event_from_record(orjson.loads(row.body))
-                updates.extend(extract(event, self._secret).updates)
+                updates.extend(extract(orjson.loads(row.body), self._secret).updates)
             if self._state.apply(updates, cursor, rows[-1].seq):
                 applied += len(rows)
                 if progress is not None and total is not None:

@@ -8,6 +8,7 @@ from datetime import timedelta
 from riskops.config import Settings
 from riskops.core.events import ParseLimits
 from riskops.services.clock import Clock, system_clock
+from riskops.services.graph_projector import GraphProjector
 from riskops.services.ingest import IngestService
 from riskops.services.keys import KeyService
 from riskops.services.profiles import ProfileService
@@ -23,6 +24,7 @@ class Runtime:
     store: SqlStore
     state: OnlineState
     projector: StateProjector
+    graph: GraphProjector
     ingest: IngestService
     keys: KeyService
     profiles: ProfileService
@@ -48,6 +50,7 @@ def build_runtime(
     secret = settings.resolved_secret()
     state = open_state(settings) if with_state else open_state(settings, memory_only=True)
     projector = StateProjector(store, state, secret)
+    graph = GraphProjector(store, secret)
     limits = ParseLimits(
         max_future_skew=timedelta(seconds=settings.max_future_skew_s),
         max_age=timedelta(days=settings.max_event_age_days),
@@ -57,7 +60,10 @@ def build_runtime(
         store=store,
         state=state,
         projector=projector,
-        ingest=IngestService(store, projector if with_state else None, secret, clock, limits),
+        ingest=IngestService(
+            store, secret, clock, limits, graph=graph, state=projector if with_state else None
+        ),
+        graph=graph,
         keys=KeyService(store, clock, settings.key_cache_s),
         profiles=ProfileService(store, state, secret, clock),
         clock=clock,

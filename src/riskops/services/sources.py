@@ -5,7 +5,6 @@ line, a short CSV row) is yielded as a :class:`BadRow`, never dropped silently."
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 import orjson
 
 from riskops.errors import Problem, ValidationFailed
+from riskops.services.preparing import RawJson
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +65,16 @@ class FileSource:
             return self._csv()
         return self._parquet()
 
+    def raw_lines(self) -> Iterator[Row]:
+        """JSONL lines undecoded (``Row.data`` is a :class:`RawJson`): decoding and its
+        errors happen where the row is prepared, e.g. in a worker process."""
+        with self.path.open("rb") as fh:
+            for number, line in enumerate(fh, start=1):
+                self.position += len(line)
+                text = line.strip()
+                if text:
+                    yield Row(number, RawJson(text, line.endswith(b"\n")))
+
     def _jsonl(self) -> Iterator[Row | BadRow]:
         with self.path.open("rb") as fh:
             for number, line in enumerate(fh, start=1):
@@ -83,8 +93,9 @@ class FileSource:
                     )
                     if "utf-8" in str(exc).lower():
                         reason = "invalid UTF-8"
-                    yield BadRow(number, [Problem("line", reason)],
-                                 text[:500].decode("utf-8", "replace"))
+                    yield BadRow(
+                        number, [Problem("line", reason)], text[:500].decode("utf-8", "replace")
+                    )
 
     def _csv(self) -> Iterator[Row | BadRow]:
         bad_utf8: set[int] = set()

@@ -83,24 +83,10 @@ class StoredEvent:
     body: str
 
 
-@dataclass(frozen=True, slots=True)
-class NodeTouch:
-    type: str
-    id: str
-    first_us: int
-    last_us: int
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
-class EdgeTouch:
-    src_type: str
-    src_id: str
-    dst_type: str
-    dst_id: str
-    first_us: int
-    last_us: int
-    count: int
+NodeTouch = tuple[str, str, int, int, int]
+"""(type, id, first_us, last_us, count) folded from one or more events."""
+EdgeTouch = tuple[str, str, str, str, int, int, int]
+"""(src_type, src_id, dst_type, dst_id, first_us, last_us, count)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +151,11 @@ class EventLog(Protocol):
       transaction-level advisory lock; SQLite: one writer at a time), so a reader that saw
       ``seq = n`` will never later see a new event with a smaller ``seq``.
     """
+
+    def lock_for_append(self) -> None:
+        """Serialise appenders until the transaction ends (PostgreSQL: advisory lock; SQLite:
+        the write transaction already holds the database lock)."""
+        ...
 
     def append(self, events: Sequence[NewEvent]) -> dict[str, int]: ...
 
@@ -244,14 +235,34 @@ class Lists(Protocol):
     def memberships(self, entity_type: str, entity_id: str, at_us: int) -> list[ListEntry]: ...
 
 
+class Cursors(Protocol):
+    """Where each SQL-side projection of the log (e.g. the entity graph) has got to. Reading
+    with ``for_update`` locks the cursor until the transaction ends, so two projectors never
+    apply the same events."""
+
+    def get(self, name: str, *, for_update: bool = False) -> int: ...
+
+    def set(self, name: str, seq: int) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Nothing is durable until ``commit``; leaving the ``with`` block without
     committing rolls back."""
 
-    events: EventLog
-    graph: Graph
-    keys: ApiKeys
-    lists: Lists
+    @property
+    def events(self) -> EventLog: ...
+
+    @property
+    def graph(self) -> Graph: ...
+
+    @property
+    def keys(self) -> ApiKeys: ...
+
+    @property
+    def lists(self) -> Lists: ...
+
+    @property
+    def cursors(self) -> Cursors: ...
 
     def commit(self) -> None: ...
 
@@ -259,7 +270,8 @@ class UnitOfWork(Protocol):
 class Store(Protocol):
     """Opens units of work on one database (SQLite or PostgreSQL)."""
 
-    dialect: str
+    @property
+    def dialect(self) -> str: ...
 
     def begin(self, *, write: bool = False) -> AbstractContextManager[UnitOfWork]: ...
 

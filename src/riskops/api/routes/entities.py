@@ -37,7 +37,11 @@ def get_graph(
         raise ValidationFailed("invalid within", [Problem("within", str(exc))]) from None
     return json_response(
         rt.profiles.neighbourhood(
-            entity_type, entity_id, k=k, per_node_limit=per_node, max_nodes=max_nodes,
+            entity_type,
+            entity_id,
+            k=k,
+            per_node_limit=per_node,
+            max_nodes=max_nodes,
             within=within_s,
         )
     )
@@ -72,5 +76,3 @@ def get_entity(
         link_limit=links,
     )
     return json_response(profile)
-
-

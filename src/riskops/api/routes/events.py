@@ -24,17 +24,21 @@ _EXAMPLE = {
     "occurred_at": "2026-11-27T10:15:00Z",
     "market": "ID",
     "user_id": "u-42",
-    "device": {"user_agent": "Mozilla/5.0 (Linux; Android 14)", "model": "SM-A155F",
-               "os": "Android", "screen": "1080x2340", "timezone": "Asia/Jakarta",
-               "language": "id-ID"},
+    "device": {
+        "user_agent": "Mozilla/5.0 (Linux; Android 14)",
+        "model": "SM-A155F",
+        "os": "Android",
+        "screen": "1080x2340",
+        "timezone": "Asia/Jakarta",
+        "language": "id-ID",
+    },
     "ip": "203.0.113.7",
     "payload": {
         "order_id": "o-9001",
         "items": [{"sku": "sku-1", "merchant_id": "m-7", "price": 120000, "qty": 1}],
         "currency": "IDR",
         "payment_method": "cod",
-        "shipping_address": {"line1": "Jl. Sudirman No. 5", "city": "Jakarta",
-                             "country": "ID"},
+        "shipping_address": {"line1": "Jl. Sudirman No. 5", "city": "Jakarta", "country": "ID"},
     },
 }
 
@@ -78,16 +82,23 @@ def _decode(body: bytes) -> Any:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {
-                "schema": {"oneOf": [{"type": "object"}, {"type": "array", "maxItems": 1000}],
-                           "description": "An event (see GET /v1/schema) or an array of them."},
-                "example": _EXAMPLE}},
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "oneOf": [{"type": "object"}, {"type": "array", "maxItems": 1000}],
+                        "description": "An event (see GET /v1/schema) or an array of them.",
+                    },
+                    "example": _EXAMPLE,
+                }
+            },
         }
     },
     responses={
         201: {"description": "Accepted: stored durably, applied once."},
-        200: {"description": "Duplicate of an event already stored (`duplicate: true`), or "
-                           "a batch with one result per item."},
+        200: {
+            "description": "Duplicate of an event already stored (`duplicate: true`), or "
+            "a batch with one result per item."
+        },
         400: {"description": "Body is not JSON / not UTF-8."},
         413: {"description": "Body or batch too large."},
         422: {"description": "The event is invalid; `problems` names each field."},
@@ -118,17 +129,26 @@ async def post_events(
         for status, n in counts.items():
             EVENTS.labels(status).inc(n)
         return json_response(
-            {"accepted": counts["accepted"], "duplicates": counts["duplicate"],
-             "rejected": counts["rejected"], "results": [r.as_dict() for r in results]}
+            {
+                "accepted": counts["accepted"],
+                "duplicates": counts["duplicate"],
+                "rejected": counts["rejected"],
+                "results": [r.as_dict() for r in results],
+            }
         )
     good, bad = rt.ingest.prepare([data])
     if bad:
         EVENTS.labels("rejected").inc()
         result = bad[0]
         return json_response(
-            {"error": {"code": "validation_failed", "message": "invalid event",
-                       "event_id": result.event_id,
-                       "problems": [p.as_dict() for p in result.problems]}},
+            {
+                "error": {
+                    "code": "validation_failed",
+                    "message": "invalid event",
+                    "event_id": result.event_id,
+                    "problems": [p.as_dict() for p in result.problems],
+                }
+            },
             422,
         )
     (result,) = await committer.submit(good)

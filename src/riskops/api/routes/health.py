@@ -41,8 +41,9 @@ async def readyz(rt: Runtime = Depends(runtime)) -> Response:
     except Exception as exc:  # Redis or database down: not ready, and say why
         checks["state"] = f"unavailable: {type(exc).__name__}: {exc}"
         ready = False
-    return json_response({"status": "ready" if ready else "not ready", "checks": checks},
-                         200 if ready else 503)
+    return json_response(
+        {"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503
+    )
 
 
 @router.get("/metrics", summary="Prometheus metrics")

@@ -1,17 +1,21 @@
 """What an event touches: entity nodes, edges between them, and online-state updates.
 
+Extraction reads the event's canonical record (the dict stored in the log), so ingest, replay
+and rebuilds run exactly the same code on exactly the same input.
+
 Identifiers that are personal data (address, email, phone) are normalised and then hashed
 with the deployment's HMAC key, so the graph never holds them raw. Payment instruments are
-already tokens from the client and are hashed too, so a leaked graph cannot be joined back.
+tokens from the client and are hashed too, so a leaked graph cannot be joined back.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-from riskops.core.events.common import Address
-from riskops.core.events.envelope import Event
+from riskops.core.events.envelope import parse_us
 from riskops.core.identity import (
     hash_identifier,
     ip_prefix,
@@ -22,39 +26,52 @@ from riskops.core.identity import (
 from riskops.core.state.model import StateUpdate
 
 ENTITY_TYPES: tuple[str, ...] = (
-    "user", "device", "ip", "ip24", "address", "phone", "email", "instrument",
-    "merchant", "sku", "coupon", "campaign",
+    "user",
+    "device",
+    "ip",
+    "ip24",
+    "address",
+    "phone",
+    "email",
+    "instrument",
+    "merchant",
+    "sku",
+    "coupon",
+    "campaign",
 )
 """Every entity type of the graph. ``ip24`` is the IPv4 /24 (IPv6 /48) network of an ip."""
 
-HASHED_TYPES = frozenset({"address", "phone", "email", "instrument"})
-
 _VALUE_FIELDS: dict[str, str] = {
-    "order.placed": "amount", "payment.succeeded": "amount", "payment.failed": "amount",
-    "refund.requested": "amount", "refund.issued": "amount", "return.requested": "amount",
-    "chargeback.received": "amount", "dispute.opened": "amount", "page.viewed": "dwell_ms",
-    "review.posted": "rating", "coupon.claimed": "value", "coupon.redeemed": "discount_amount",
-    "listing.created": "price", "listing.updated": "price", "checkout.started": "amount",
-    "cart.item_added": "price", "cart.item_removed": "price",
+    "order.placed": "amount",
+    "payment.succeeded": "amount",
+    "payment.failed": "amount",
+    "refund.requested": "amount",
+    "refund.issued": "amount",
+    "return.requested": "amount",
+    "chargeback.received": "amount",
+    "dispute.opened": "amount",
+    "page.viewed": "dwell_ms",
+    "review.posted": "rating",
+    "coupon.claimed": "value",
+    "coupon.redeemed": "discount_amount",
+    "listing.created": "price",
+    "listing.updated": "price",
+    "checkout.started": "amount",
+    "cart.item_added": "price",
+    "cart.item_removed": "price",
 }
+_ADDRESS_PARTS = ("line1", "line2", "city", "region", "postal_code", "country")
 
-
-@dataclass(frozen=True, slots=True)
-class EntityRef:
-    type: str
-    id: str
-
-
-@dataclass(frozen=True, slots=True)
-class EdgeRef:
-    src: EntityRef
-    dst: EntityRef
+Node = tuple[str, str]
+"""(entity type, entity id)"""
+Edge = tuple[str, str, str, str]
+"""(src type, src id, dst type, dst id)"""
 
 
 @dataclass(slots=True)
 class Extraction:
-    nodes: set[EntityRef] = field(default_factory=set)
-    edges: set[EdgeRef] = field(default_factory=set)
+    nodes: set[Node] = field(default_factory=set)
+    edges: set[Edge] = field(default_factory=set)
     updates: list[StateUpdate] = field(default_factory=list)
 
 
@@ -63,17 +80,13 @@ def metric_name(event_type: str) -> str:
     return event_type.replace(".", "_")
 
 
-def _address_id(address: Address, secret: bytes) -> str | None:
-    parts = address.model_dump(exclude={"name", "phone"})
-    try:
-        return hash_identifier("address", normalize_address(parts), secret)
-    except ValueError:  # nothing left after normalising (e.g. only punctuation)
-        return None
+@lru_cache(maxsize=65_536)
+def _ip24(ip: str) -> str:
+    return ip_prefix(ip)
 
 
-def _safe_hash(kind: str, raw: str | None, secret: bytes, market: str) -> str | None:
-    if not raw:
-        return None
+@lru_cache(maxsize=65_536)
+def _hashed(kind: str, raw: str, secret: bytes, market: str) -> str | None:
     try:
         if kind == "email":
             norm = normalize_email(raw)
@@ -86,156 +99,186 @@ def _safe_hash(kind: str, raw: str | None, secret: bytes, market: str) -> str | 
     return hash_identifier(kind, norm, secret)
 
 
-def _payload_value(event: Event) -> float | None:
-    name = _VALUE_FIELDS.get(event.type)
-    if name is None:
+@lru_cache(maxsize=65_536)
+def _address_hash(parts: tuple[tuple[str, str], ...], secret: bytes) -> str | None:
+    try:
+        return hash_identifier("address", normalize_address(dict(parts)), secret)
+    except ValueError:  # nothing left after normalising (e.g. only punctuation)
         return None
-    value = getattr(event.payload, name, None)
-    return float(value) if isinstance(value, int | float) else None
 
 
-def extract(event: Event, secret: bytes) -> Extraction:
-    """Nodes, edges and state updates of one event. Pure and deterministic."""
+def address_id(address: Mapping[str, Any], secret: bytes) -> str | None:
+    """The graph id of an address object (name and phone are not part of the address)."""
+    parts = tuple((k, str(address[k])) for k in _ADDRESS_PARTS if address.get(k))
+    return _address_hash(parts, secret) if parts else None
+
+
+def extract(record: Mapping[str, Any], secret: bytes, *, updates: bool = True) -> Extraction:
+    """Nodes, edges and (optionally) state updates of one event record. Pure, deterministic."""
     out = Extraction()
-    payload: Any = event.payload
-    at = event.occurred_at_us
-    user = EntityRef("user", event.user_id) if event.user_id else None
-    fp = event.device_fingerprint
-    device = EntityRef("device", fp) if fp else None
-    ip = EntityRef("ip", event.ip) if event.ip else None
-    ip24 = EntityRef("ip24", ip_prefix(event.ip)) if event.ip else None
+    payload: Mapping[str, Any] = record.get("payload") or {}
+    event_type: str = record["type"]
+    market: str = record["market"]
+    user_id: str | None = record.get("user_id")
+    device = record.get("device") or {}
+    fp: str | None = device.get("fingerprint")
+    ip: str | None = record.get("ip")
+    ip24 = _ip24(ip) if ip else None
 
-    linked: list[EntityRef] = []  # things the user is linked to by this event
-    for ref in (device, ip, ip24):
-        if ref:
-            linked.append(ref)
-    address: EntityRef | None = None
-    addr_model: Address | None = getattr(payload, "shipping_address", None) or getattr(
-        payload, "address", None
-    )
-    if isinstance(addr_model, Address):
-        address_id = _address_id(addr_model, secret)
-        address = EntityRef("address", address_id) if address_id else None
+    linked: list[Node] = []
+    if fp:
+        linked.append(("device", fp))
+    if ip:
+        linked.append(("ip", ip))
+    if ip24:
+        linked.append(("ip24", ip24))
+    addr_obj = payload.get("shipping_address") or payload.get("address")
+    address: str | None = None
+    if addr_obj:
+        address = address_id(addr_obj, secret)
         if address:
-            linked.append(address)
-        phone_id = _safe_hash("phone", addr_model.phone, secret, event.market)
-        if phone_id:
-            linked.append(EntityRef("phone", phone_id))
-    for kind in ("email", "phone"):
-        if event.type == "user.registered":
-            hashed = _safe_hash(kind, getattr(payload, kind, None), secret, event.market)
+            linked.append(("address", address))
+        phone_raw = addr_obj.get("phone")
+        if phone_raw:
+            phone = _hashed("phone", phone_raw, secret, market)
+            if phone:
+                linked.append(("phone", phone))
+    if event_type == "user.registered":
+        for kind in ("email", "phone"):
+            raw = payload.get(kind)
+            hashed = _hashed(kind, raw, secret, market) if raw else None
             if hashed:
-                linked.append(EntityRef(kind, hashed))
-    instrument_raw = getattr(payload, "payment_instrument", None)
-    instrument = (
-        EntityRef("instrument", hash_identifier("instrument", instrument_raw, secret))
-        if instrument_raw
-        else None
-    )
+                linked.append((kind, hashed))
+    instrument_raw = payload.get("payment_instrument")
+    instrument = _hashed("instrument", instrument_raw, secret, "") if instrument_raw else None
     if instrument:
-        linked.append(instrument)
+        linked.append(("instrument", instrument))
     merchants = _merchants(payload)
-    linked.extend(EntityRef("merchant", m) for m in merchants)
-    coupon_code = getattr(payload, "coupon_code", None)
-    campaign_id = getattr(payload, "campaign_id", None)
-    coupons = [coupon_code] if coupon_code else list(getattr(payload, "coupon_codes", []) or [])
-    linked.extend(EntityRef("coupon", c) for c in coupons)
-    if campaign_id:
-        linked.append(EntityRef("campaign", campaign_id))
-    referrer = getattr(payload, "referrer_user_id", None)
-    if referrer and user and referrer != user.id:
-        out.edges.add(EdgeRef(EntityRef("user", referrer), user))
-        out.nodes.add(EntityRef("user", referrer))
-    if event.type.startswith("listing.") and merchants:
-        sku = getattr(payload, "sku", None)
-        if sku:
-            out.edges.add(EdgeRef(EntityRef("merchant", merchants[0]), EntityRef("sku", sku)))
-            out.nodes.add(EntityRef("sku", sku))
+    linked.extend(("merchant", m) for m in merchants)
+    coupon = payload.get("coupon_code")
+    coupons: list[str] = [coupon] if coupon else list(payload.get("coupon_codes") or ())
+    linked.extend(("coupon", c) for c in coupons)
+    campaign: str | None = payload.get("campaign_id")
+    if campaign:
+        linked.append(("campaign", campaign))
 
-    if user:
-        out.nodes.add(user)
-        out.edges.update(EdgeRef(user, ref) for ref in linked)
-    if device and ip:
-        out.edges.add(EdgeRef(device, ip))
+    referrer = payload.get("referrer_user_id")
+    if referrer and user_id and referrer != user_id:
+        out.edges.add(("user", referrer, "user", user_id))
+        out.nodes.add(("user", referrer))
+    if event_type.startswith("listing.") and merchants and payload.get("sku"):
+        out.edges.add(("merchant", merchants[0], "sku", payload["sku"]))
+        out.nodes.add(("sku", payload["sku"]))
+    if user_id:
+        out.nodes.add(("user", user_id))
+        out.edges.update(("user", user_id, t, i) for t, i in linked)
+    if fp and ip:
+        out.edges.add(("device", fp, "ip", ip))
     out.nodes.update(linked)
-
-    _updates(out, event, at, user, device, ip, ip24, address, instrument, merchants, coupons,
-             campaign_id)
+    if updates:
+        _updates(
+            out.updates,
+            record,
+            payload,
+            user_id,
+            fp,
+            ip,
+            ip24,
+            address,
+            instrument,
+            merchants,
+            coupons,
+            campaign,
+        )
     return out
 
 
-def _merchants(payload: Any) -> list[str]:
-    items = getattr(payload, "items", None)
+def _merchants(payload: Mapping[str, Any]) -> list[str]:
     found: list[str] = []
-    if items:
-        for item in items:
-            if item.merchant_id not in found:
-                found.append(item.merchant_id)
-    direct = getattr(payload, "merchant_id", None)
+    for item in payload.get("items") or ():
+        m = item.get("merchant_id")
+        if m and m not in found:
+            found.append(m)
+    direct = payload.get("merchant_id")
     if direct and direct not in found:
         found.append(direct)
     return found
 
 
 def _updates(
-    out: Extraction,
-    event: Event,
-    at: int,
-    user: EntityRef | None,
-    device: EntityRef | None,
-    ip: EntityRef | None,
-    ip24: EntityRef | None,
-    address: EntityRef | None,
-    instrument: EntityRef | None,
+    add_to: list[StateUpdate],
+    record: Mapping[str, Any],
+    payload: Mapping[str, Any],
+    user: str | None,
+    device: str | None,
+    ip: str | None,
+    ip24: str | None,
+    address: str | None,
+    instrument: str | None,
     merchants: list[str],
     coupons: list[str],
-    campaign_id: str | None,
+    campaign: str | None,
 ) -> None:
-    metric = metric_name(event.type)
-    value = _payload_value(event)
-    add = out.updates.append
-
-    def both(ref: EntityRef) -> None:
-        add(StateUpdate(ref.type, ref.id, "events", at))
-        add(StateUpdate(ref.type, ref.id, metric, at, value))
-
-    for subject in (user, device, ip, ip24):
-        if subject:
-            both(subject)
+    at = parse_us(record["occurred_at"])
+    event_type: str = record["type"]
+    metric = metric_name(event_type)
+    value_field = _VALUE_FIELDS.get(event_type)
+    raw_value = payload.get(value_field) if value_field else None
+    value = float(raw_value) if isinstance(raw_value, int | float) else None
+    add = add_to.append
+    subjects = [
+        (t, i) for t, i in (("user", user), ("device", device), ("ip", ip), ("ip24", ip24)) if i
+    ]
+    for t, i in subjects:
+        add(StateUpdate(t, i, "events", at))
+        add(StateUpdate(t, i, metric, at, value))
+    others = [
+        (t, i)
+        for t, i in (
+            ("device", device),
+            ("ip", ip),
+            ("ip24", ip24),
+            ("address", address),
+            ("instrument", instrument),
+        )
+        if i
+    ]
     if user:
-        for ref, name in ((device, "devices"), (ip, "ips"), (ip24, "ip24s"),
-                          (address, "addresses"), (instrument, "instruments")):
-            if ref:
-                add(StateUpdate("user", user.id, name, at, distinct=ref.id))
-        for other in (device, ip, ip24, address, instrument):
-            if other:
-                add(StateUpdate(other.type, other.id, "users", at, distinct=user.id))
+        plural = {
+            "device": "devices",
+            "ip": "ips",
+            "ip24": "ip24s",
+            "address": "addresses",
+            "instrument": "instruments",
+        }
+        for t, i in others:
+            add(StateUpdate("user", user, plural[t], at, distinct=i))
+            add(StateUpdate(t, i, "users", at, distinct=user))
     if device and ip:
-        add(StateUpdate("device", device.id, "ips", at, distinct=ip.id))
-        add(StateUpdate("ip", ip.id, "devices", at, distinct=device.id))
-    for ref in (address, instrument):
-        if ref:
-            add(StateUpdate(ref.type, ref.id, metric, at, value))
+        add(StateUpdate("device", device, "ips", at, distinct=ip))
+        add(StateUpdate("ip", ip, "devices", at, distinct=device))
+    for t, maybe in (("address", address), ("instrument", instrument)):
+        if maybe:
+            add(StateUpdate(t, maybe, metric, at, value))
+    items = payload.get("items") or ()
     for merchant in merchants:
-        add(StateUpdate("merchant", merchant, metric, at, _merchant_value(event, merchant, value)))
+        m_value = value
+        if event_type == "order.placed" and items:
+            m_value = round(
+                sum(
+                    float(it["price"]) * int(it["qty"])
+                    for it in items
+                    if it.get("merchant_id") == merchant
+                ),
+                2,
+            )
+        add(StateUpdate("merchant", merchant, metric, at, m_value))
         if user:
-            add(StateUpdate("merchant", merchant, "buyers", at, distinct=user.id))
-    for code in coupons:
-        add(StateUpdate("coupon", code, metric, at, value))
+            add(StateUpdate("merchant", merchant, "buyers", at, distinct=user))
+    scoped = [("coupon", c) for c in coupons] + ([("campaign", campaign)] if campaign else [])
+    for t, i in scoped:
+        add(StateUpdate(t, i, metric, at, value))
         if user:
-            add(StateUpdate("coupon", code, "users", at, distinct=user.id))
+            add(StateUpdate(t, i, "users", at, distinct=user))
         if device:
-            add(StateUpdate("coupon", code, "devices", at, distinct=device.id))
-    if campaign_id:
-        add(StateUpdate("campaign", campaign_id, metric, at, value))
-        if user:
-            add(StateUpdate("campaign", campaign_id, "users", at, distinct=user.id))
-        if device:
-            add(StateUpdate("campaign", campaign_id, "devices", at, distinct=device.id))
-
-
-def _merchant_value(event: Event, merchant: str, value: float | None) -> float | None:
-    items = getattr(event.payload, "items", None)
-    if event.type == "order.placed" and items:
-        return round(sum(i.price * i.qty for i in items if i.merchant_id == merchant), 2)
-    return value
+            add(StateUpdate(t, i, "devices", at, distinct=device))

@@ -4,28 +4,29 @@ last seen), so a batch writes each graph row once."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypeVar
 
-from riskops.core.entities.extract import EdgeRef, EntityRef
+from riskops.core.entities.extract import Edge, Node
+
+K = TypeVar("K")
 
 
 def fold_touches(
-    items: Iterable[tuple[int, Iterable[EntityRef], Iterable[EdgeRef]]],
-) -> tuple[
-    dict[tuple[str, str], list[int]], dict[tuple[str, str, str, str], list[int]]
-]:
+    items: Iterable[tuple[int, Iterable[Node], Iterable[Edge]]],
+) -> tuple[dict[Node, list[int]], dict[Edge, list[int]]]:
     """``items``: (occurred_at_us, nodes, edges) per event. Returns two maps from key to
     ``[first_us, last_us, count]``."""
-    nodes: dict[tuple[str, str], list[int]] = {}
-    edges: dict[tuple[str, str, str, str], list[int]] = {}
+    nodes: dict[Node, list[int]] = {}
+    edges: dict[Edge, list[int]] = {}
     for at, event_nodes, event_edges in items:
         for n in event_nodes:
-            _fold(nodes, (n.type, n.id), at)
+            _fold(nodes, n, at)
         for e in event_edges:
-            _fold(edges, (e.src.type, e.src.id, e.dst.type, e.dst.id), at)
+            _fold(edges, e, at)
     return nodes, edges
 
 
-def _fold(into: dict[tuple[str, ...], list[int]], key: tuple[str, ...], at: int) -> None:
+def _fold(into: dict[K, list[int]], key: K, at: int) -> None:
     acc = into.get(key)
     if acc is None:
         into[key] = [at, at, 1]

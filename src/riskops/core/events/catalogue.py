@@ -242,8 +242,17 @@ class ComplaintFiled(Payload):
 
 
 LabelKind = Literal[
-    "legit", "fraud", "brushing", "coupon_abuse", "account_takeover", "cod_refusal",
-    "refund_abuse", "scraping", "fake_discount", "counterfeit", "chargeback",
+    "legit",
+    "fraud",
+    "brushing",
+    "coupon_abuse",
+    "account_takeover",
+    "cod_refusal",
+    "refund_abuse",
+    "scraping",
+    "fake_discount",
+    "counterfeit",
+    "chargeback",
 ]
 
 

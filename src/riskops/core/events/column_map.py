@@ -76,9 +76,7 @@ def _spec_columns(spec: Any) -> set[str]:
             import string
 
             return {
-                name
-                for _, name, _, _ in string.Formatter().parse(str(spec["template"]))
-                if name
+                name for _, name, _, _ in string.Formatter().parse(str(spec["template"])) if name
             }
     return set()
 
@@ -181,8 +179,9 @@ def _value(spec: Any, row: dict[str, Any], cmap: ColumnMap, where: str) -> Any:
         return spec["const"]
     if "template" in spec:
         try:
-            return str(spec["template"]).format(**{k: "" if v is None else v
-                                                   for k, v in row.items()})
+            return str(spec["template"]).format(
+                **{k: "" if v is None else v for k, v in row.items()}
+            )
         except KeyError as exc:
             raise RowError(where, f"template names a missing column {exc}") from None
     column = str(spec["column"])

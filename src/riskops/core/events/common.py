@@ -30,8 +30,17 @@ PaymentMethod = Literal[
     "card", "wallet", "bank_transfer", "cod", "pay_later", "gift_card", "crypto", "other"
 ]
 Channel = Literal[
-    "search", "ads", "content", "live", "social", "referral", "private_domain", "email",
-    "direct", "affiliate", "other",
+    "search",
+    "ads",
+    "content",
+    "live",
+    "social",
+    "referral",
+    "private_domain",
+    "email",
+    "direct",
+    "affiliate",
+    "other",
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -65,12 +66,7 @@ class EnvelopeIn(BaseModel):
     @field_validator("ip")
     @classmethod
     def _ip(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return str(ipaddress.ip_address(value))
-        except ValueError:
-            raise ValueError("is not a valid IPv4 or IPv6 address") from None
+        return None if value is None else _canonical_ip(value)
 
 
 class Event(BaseModel):
@@ -122,6 +118,14 @@ class Event(BaseModel):
         }
 
 
+@lru_cache(maxsize=65_536)
+def _canonical_ip(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError("is not a valid IPv4 or IPv6 address") from None
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -139,3 +143,8 @@ def from_us(value: int) -> datetime:
 
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_us(text: str) -> int:
+    """Microseconds since the epoch of a stored RFC 3339 timestamp (as written by :func:`iso`)."""
+    return to_us(datetime.fromisoformat(text))

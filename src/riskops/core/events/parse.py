@@ -110,10 +110,10 @@ def parse_event(
         return [Problem("occurred_at", f"is older than {limits.max_age.days} days")]
 
     try:
-        payload = event_type.payload.model_validate(env.payload)
+        validated = event_type.payload.model_validate(env.payload)
     except ValidationError as exc:
         return _problems(exc, "payload.")
-    payload, extensions = _split_extensions(payload)
+    payload, extensions = _split_extensions(validated)
     device = _derive_device(env.device, secret) if env.device else None
     return Event(
         event_id=env.event_id,
@@ -138,23 +138,3 @@ def _split_extensions(payload: Payload) -> tuple[BaseModel, dict[str, Any]]:
     clean = type(payload).model_construct(**known)
     object.__setattr__(clean, "__pydantic_extra__", {})
     return clean, dict(extra)
-
-
-def event_from_record(record: dict[str, Any]) -> Event:
-    """Rebuild an :class:`Event` from the canonical record stored in the log (trusted input:
-    it passed :func:`parse_event` when it was appended)."""
-    event_type = VERSIONS[(record["type"], record["schema_version"])]
-    device = record.get("device")
-    return Event(
-        event_id=record["event_id"],
-        type=record["type"],
-        schema_version=record["schema_version"],
-        occurred_at=datetime.fromisoformat(record["occurred_at"]),
-        received_at=datetime.fromisoformat(record["received_at"]),
-        market=record["market"],
-        user_id=record.get("user_id"),
-        device=DeviceInfo.model_validate(device) if device else None,
-        ip=record.get("ip"),
-        payload=event_type.payload.model_validate(record.get("payload") or {}),
-        extensions=record.get("extensions") or {},
-    )

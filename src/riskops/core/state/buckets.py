@@ -1,7 +1,7 @@
 """In-memory bucket aggregates and the one-pass window summary (pure: no I/O, clock or randomness).
 
 Layout: ``(entity_type, entity_id) -> metric -> Series``; a :class:`Series` holds, for each of
-:data:`~riskops.core.state.windows.RESOLUTIONS`, a sparse ``dict`` bucket index -> :class:`Agg`.
+:data:`~riskops.core.state.windows.RESOLUTIONS`, a sparse ``dict`` bucket index -> :data:`Agg`.
 
 Bounded memory
 --------------
@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from hashlib import blake2b
+from typing import TypeAlias
 
 from riskops.core.state.model import StateUpdate, WindowStats
 from riskops.core.state.windows import (
@@ -34,11 +35,11 @@ from riskops.core.state.windows import (
 )
 
 MAX_DISTINCT_PER_BUCKET = 4096
-_N_RES = len(RESOLUTIONS)
 _BUCKET_US = tuple(r.bucket_us for r in RESOLUTIONS)
 _RETENTION_US = tuple(r.retention_us for r in RESOLUTIONS)
 _PRUNE_ABOVE = tuple(r.keep_buckets + max(1, r.keep_buckets // 4) for r in RESOLUTIONS)
 _MAX_RETENTION_US = max(_RETENTION_US)
+NEVER_US = -(2**63)
 
 
 def bucket_bound(res: Resolution) -> int:
@@ -69,36 +70,12 @@ def validate_update(update: StateUpdate) -> None:
         raise ValueError(f"distinct must be a string or None, got {update.distinct!r}")
 
 
-class Agg:
-    """Aggregate of one bucket. ``min``/``max`` are None while no update carried a value;
-    ``hashes`` is None while no update carried a distinct value."""
+Agg: TypeAlias = tuple[int, float, float | None, float | None, int, set[int] | None]
+"""One bucket: ``(count, sum, min, max, last_us, hashes)``. ``min``/``max`` are None while no
+update carried a value, ``hashes`` None while none carried a distinct value. A plain tuple of
+numbers: CPython's cyclic GC untracks it, so a million buckets cost no GC time."""
 
-    __slots__ = ("count", "hashes", "last_us", "max", "min", "sum")
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.sum = 0.0
-        self.min: float | None = None
-        self.max: float | None = None
-        self.last_us = -(2**63)
-        self.hashes: set[int] | None = None
-
-    def add(self, t_us: int, value: float | None, dhash: int | None) -> None:
-        self.count += 1
-        if t_us > self.last_us:
-            self.last_us = t_us
-        if value is not None:
-            self.sum += value
-            if self.min is None or value < self.min:
-                self.min = value
-            if self.max is None or value > self.max:
-                self.max = value
-        if dhash is not None:
-            hashes = self.hashes
-            if hashes is None:
-                self.hashes = {dhash}
-            elif len(hashes) < MAX_DISTINCT_PER_BUCKET:
-                hashes.add(dhash)
+EMPTY = WindowStats.empty()
 
 
 class Series:
@@ -107,25 +84,45 @@ class Series:
     __slots__ = ("buckets", "newest_us")
 
     def __init__(self) -> None:
-        self.newest_us = -(2**63)
-        self.buckets: tuple[dict[int, Agg], ...] = tuple({} for _ in RESOLUTIONS)
+        self.newest_us = NEVER_US
+        self.buckets: tuple[dict[int, Agg], ...] = tuple([{} for _ in _BUCKET_US])
 
     def add(self, t_us: int, value: float | None, dhash: int | None) -> None:
         if t_us > self.newest_us:
             self.newest_us = t_us
         newest = self.newest_us
-        for i in range(_N_RES):
-            size = _BUCKET_US[i]
+        for i, (d, size, retention, prune_above) in enumerate(
+            zip(self.buckets, _BUCKET_US, _RETENTION_US, _PRUNE_ABOVE, strict=True)
+        ):
             b = t_us // size
-            if b < (newest - _RETENTION_US[i] + 1) // size:
-                continue  # late beyond this resolution's retention: skipped here only
-            d = self.buckets[i]
             agg = d.get(b)
             if agg is None:
-                agg = d[b] = Agg()
-                if len(d) > _PRUNE_ABOVE[i]:
+                if b < (newest - retention + 1) // size:
+                    continue  # late beyond this resolution's retention: skipped here only
+                d[b] = (
+                    1,
+                    0.0 if value is None else value,
+                    value,
+                    value,
+                    t_us,
+                    None if dhash is None else {dhash},
+                )
+                if len(d) > prune_above:
                     self._prune(i)
-            agg.add(t_us, value, dhash)
+                continue
+            count, total, low, high, last, hashes = agg
+            if value is not None:
+                total += value
+                if low is None or value < low:
+                    low = value
+                if high is None or value > high:
+                    high = value
+            if dhash is not None:
+                if hashes is None:
+                    hashes = {dhash}
+                elif len(hashes) < MAX_DISTINCT_PER_BUCKET:
+                    hashes.add(dhash)
+            d[b] = (count + 1, total, low, high, t_us if t_us > last else last, hashes)
 
     def _prune(self, i: int) -> None:
         d = self.buckets[i]
@@ -146,68 +143,61 @@ def summarize(
 ) -> None:
     """Write into ``out`` the stats of every window of ``plan``, in one pass over ``buckets``.
 
-    Buckets below ``keep_from`` (out of retention) are ignored. Buckets are grouped into bands
-    (band ``j`` = buckets in window ``j`` but not in window ``j - 1``), then windows are the
-    running totals of the bands. ``last_seen_us`` is clamped to ``as_of`` (it can only exceed it
-    when the newest bucket also holds updates later than ``as_of``). ``distinct`` is the size of
-    the union of the buckets' hash sets (0 for buckets that kept none).
+    Buckets below ``keep_from`` (out of retention) are ignored. The buckets in range are taken
+    newest first; windows (nested, smallest first) are running totals over them.
+    ``last_seen_us`` is clamped to ``as_of`` (it can only exceed it when the newest bucket also
+    holds updates later than ``as_of``). ``distinct`` is the size of the union of the buckets'
+    hash sets (0 for buckets that kept none).
     """
     los, hi, windows = plan.los, plan.hi, plan.windows
-    nw = len(los)
     lo_min = max(los[-1], keep_from)
-    if not buckets or lo_min > hi:
+    found: list[tuple[int, Agg]] = []
+    if buckets and lo_min <= hi:
+        if hi - lo_min < len(buckets):
+            get = buckets.get
+            found = [(b, a) for b in range(hi, lo_min - 1, -1) if (a := get(b)) is not None]
+        else:
+            found = [(b, a) for b, a in buckets.items() if lo_min <= b <= hi]
+            if len(found) > 1:
+                found.sort(key=_bucket_index, reverse=True)
+    if not found:
         for w in windows:
-            out[w] = WindowStats.empty()
+            out[w] = EMPTY
         return
-    count = [0] * nw
-    total = [0.0] * nw
-    mins: list[float | None] = [None] * nw
-    maxs: list[float | None] = [None] * nw
-    last = [-(2**63)] * nw
-    hashes: list[list[set[int]]] = [[] for _ in range(nw)]
-    if hi - lo_min + 1 <= len(buckets):
-        items: Iterable[tuple[int, Agg]] = (
-            (b, a) for b in range(lo_min, hi + 1) if (a := buckets.get(b)) is not None
-        )
-    else:
-        items = ((b, a) for b, a in buckets.items() if lo_min <= b <= hi)
-    for b, agg in items:
-        j = 0
-        while b < los[j]:
-            j += 1
-        count[j] += agg.count
-        if agg.last_us > last[j]:
-            last[j] = agg.last_us
-        amin = agg.min
-        if amin is not None:
-            total[j] += agg.sum
-            cur = mins[j]
-            if cur is None or amin < cur:
-                mins[j] = amin
-            amax = agg.max
-            cur = maxs[j]
-            if cur is None or (amax is not None and amax > cur):
-                maxs[j] = amax
-        if agg.hashes is not None:
-            hashes[j].append(agg.hashes)
-    c, s, lt = 0, 0.0, -(2**63)
+    n, k = len(found), 0
+    c, s, last = 0, 0.0, NEVER_US
     mn: float | None = None
     mx: float | None = None
-    union: set[int] = set()
-    for j, w in enumerate(windows):
-        c += count[j]
-        s += total[j]
-        band_min, band_max = mins[j], maxs[j]
-        if band_min is not None and (mn is None or band_min < mn):
-            mn = band_min
-        if band_max is not None and (mx is None or band_max > mx):
-            mx = band_max
-        lt = max(lt, last[j])
-        for h in hashes[j]:
-            union |= h
+    union: set[int] | None = None
+    for lo, w in zip(los, windows, strict=True):
+        while k < n:
+            b, (count, total, low, high, last_us, hashes) = found[k]
+            if b < lo:
+                break
+            k += 1
+            c += count
+            if last_us > last:
+                last = last_us
+            if low is not None:
+                s += total
+                if mn is None or low < mn:
+                    mn = low
+                if mx is None or (high is not None and high > mx):
+                    mx = high
+            if hashes is not None:
+                if union is None:
+                    union = set(hashes)
+                else:
+                    union |= hashes
         out[w] = (
-            WindowStats(c, s, mn, mx, len(union), min(lt, as_of_us)) if c else WindowStats.empty()
+            WindowStats(c, s, mn, mx, 0 if union is None else len(union), min(last, as_of_us))
+            if c
+            else EMPTY
         )
+
+
+def _bucket_index(item: tuple[int, Agg]) -> int:
+    return item[0]
 
 
 class BucketStore:
@@ -235,7 +225,7 @@ class BucketStore:
         (plan,) = plan_windows((window_s,), as_of_us)
         series = self._entities.get((entity_type, entity_id), {}).get(metric)
         if series is None:
-            return WindowStats.empty()
+            return EMPTY
         out: dict[int, WindowStats] = {}
         keep = keep_from_bucket(series.newest_us, plan.resolution)
         summarize(plan, series.buckets[plan.index], keep, as_of_us, out)
@@ -248,8 +238,13 @@ class BucketStore:
         result: dict[str, dict[int, WindowStats]] = {}
         for metric, series in self._entities.get((entity_type, entity_id), {}).items():
             out: dict[int, WindowStats] = {}
+            newest = series.newest_us
             for plan in plans:
-                keep = keep_from_bucket(series.newest_us, plan.resolution)
+                if newest // plan.resolution.bucket_us < plan.los[-1]:
+                    for w in plan.windows:  # idle series: nothing this recent
+                        out[w] = EMPTY
+                    continue
+                keep = keep_from_bucket(newest, plan.resolution)
                 summarize(plan, series.buckets[plan.index], keep, as_of_us, out)
             result[metric] = out
         return result

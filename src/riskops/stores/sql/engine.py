@@ -12,7 +12,13 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Connection, Engine
 
 from riskops.errors import Unavailable
-from riskops.stores.sql.repositories import SqlApiKeys, SqlEventLog, SqlGraph, SqlLists
+from riskops.stores.sql.repositories import (
+    SqlApiKeys,
+    SqlCursors,
+    SqlEventLog,
+    SqlGraph,
+    SqlLists,
+)
 
 _WRITE = "riskops_write"
 
@@ -59,6 +65,7 @@ class SqlUnitOfWork:
         self.graph = SqlGraph(conn, dialect)
         self.keys = SqlApiKeys(conn)
         self.lists = SqlLists(conn, dialect)
+        self.cursors = SqlCursors(conn, dialect)
 
     def commit(self) -> None:
         self._conn.commit()

@@ -20,7 +20,14 @@ from riskops.stores.base import (
     NodeTouch,
     StoredEvent,
 )
-from riskops.stores.sql.tables import api_keys, edges, entities, events, list_entries
+from riskops.stores.sql.tables import (
+    api_keys,
+    edges,
+    entities,
+    events,
+    list_entries,
+    projection_cursors,
+)
 
 # Appends to the log hold this transaction-level advisory lock on PostgreSQL so that ``seq``
 # order is commit order (readers tail the log by seq and must never miss a late commit).
@@ -33,51 +40,72 @@ def _insert(dialect: str, table: sa.Table) -> Any:
     return sqlite.insert(table)
 
 
-def _least(a: Any, b: Any) -> Any:
-    return sa.case((a < b, a), else_=b)
+_INSERT_EVENT = (
+    "INSERT INTO events (event_id, type, schema_version, occurred_at_us, received_at_us, "
+    "market, user_id, device_fp, ip, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (event_id) DO NOTHING"
+)
+_UPSERT_NODE = (
+    "INSERT INTO entities (type, id, first_seen_us, last_seen_us, events) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (type, id) DO UPDATE SET "
+    "first_seen_us = {least}(entities.first_seen_us, excluded.first_seen_us), "
+    "last_seen_us = {greatest}(entities.last_seen_us, excluded.last_seen_us), "
+    "events = entities.events + excluded.events"
+)
+_UPSERT_EDGE = (
+    "INSERT INTO edges (src_type, src_id, dst_type, dst_id, first_seen_us, last_seen_us, "
+    "count) VALUES (?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (src_type, src_id, dst_type, dst_id) DO UPDATE SET "
+    "first_seen_us = {least}(edges.first_seen_us, excluded.first_seen_us), "
+    "last_seen_us = {greatest}(edges.last_seen_us, excluded.last_seen_us), "
+    "count = edges.count + excluded.count"
+)
 
 
-def _greatest(a: Any, b: Any) -> Any:
-    return sa.case((a > b, a), else_=b)
+def _sql(dialect: str, template: str) -> str:
+    """Driver SQL for a dialect: SQLite's scalar min/max and ``?``; PostgreSQL's
+    LEAST/GREATEST and ``%s``."""
+    if dialect == "postgresql":
+        return template.format(least="LEAST", greatest="GREATEST").replace("?", "%s")
+    return template.format(least="min", greatest="max")
 
 
 class SqlEventLog:
     def __init__(self, conn: Connection, dialect: str) -> None:
         self._conn = conn
         self._dialect = dialect
+        self._locked = False
+
+    def lock_for_append(self) -> None:
+        if self._dialect == "postgresql" and not self._locked:
+            self._conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_APPEND_LOCK)))
+            self._locked = True
 
     def append(self, batch: Sequence[NewEvent]) -> dict[str, int]:
         if not batch:
             return {}
-        if self._dialect == "postgresql":
-            self._conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_APPEND_LOCK)))
-        rows: list[dict[str, Any]] = []
-        seen: set[str] = set()
-        for e in batch:
-            if e.event_id in seen:
-                continue
-            seen.add(e.event_id)
-            rows.append(
-                {
-                    "event_id": e.event_id,
-                    "type": e.type,
-                    "schema_version": e.schema_version,
-                    "occurred_at_us": e.occurred_at_us,
-                    "received_at_us": e.received_at_us,
-                    "market": e.market,
-                    "user_id": e.user_id,
-                    "device_fp": e.device_fp,
-                    "ip": e.ip,
-                    "body": e.body,
-                }
+        self.lock_for_append()
+        before = self.last_seq()
+        rows = [
+            (
+                e.event_id,
+                e.type,
+                e.schema_version,
+                e.occurred_at_us,
+                e.received_at_us,
+                e.market,
+                e.user_id,
+                e.device_fp,
+                e.ip,
+                e.body,
             )
-        stmt = (
-            _insert(self._dialect, events)
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(events.c.event_id, events.c.seq)
-        )
-        result = self._conn.execute(stmt, rows)
-        return {row.event_id: row.seq for row in result}
+            for e in batch
+        ]
+        # Raw driver executemany: the hot path of bulk loads (no per-row statement compile).
+        # ON CONFLICT skips ids already logged, and repeats inside the batch after the first.
+        self._conn.exec_driver_sql(_sql(self._dialect, _INSERT_EVENT), rows)
+        q = sa.select(events.c.event_id, events.c.seq).where(events.c.seq > before)
+        return {row.event_id: row.seq for row in self._conn.execute(q)}
 
     def read_after(self, seq: int, limit: int) -> list[StoredEvent]:
         q = (
@@ -115,7 +143,6 @@ class SqlEventLog:
         ).first()
         return StoredEvent(*row) if row else None
 
-
     def seqs(self, event_ids: Sequence[str]) -> dict[str, int]:
         out: dict[str, int] = {}
         ids = list(dict.fromkeys(event_ids))
@@ -133,52 +160,14 @@ class SqlGraph:
 
     def record(self, nodes: Sequence[NodeTouch], edge_touches: Sequence[EdgeTouch]) -> None:
         if nodes:
-            ins = _insert(self._dialect, entities)
-            stmt = ins.on_conflict_do_update(
-                index_elements=["type", "id"],
-                set_={
-                    "first_seen_us": _least(entities.c.first_seen_us, ins.excluded.first_seen_us),
-                    "last_seen_us": _greatest(entities.c.last_seen_us, ins.excluded.last_seen_us),
-                    "events": entities.c.events + ins.excluded.events,
-                },
-            )
-            self._conn.execute(
-                stmt,
-                [
-                    {
-                        "type": n.type,
-                        "id": n.id,
-                        "first_seen_us": n.first_us,
-                        "last_seen_us": n.last_us,
-                        "events": n.count,
-                    }
-                    for n in nodes
-                ],
+            self._conn.exec_driver_sql(
+                _sql(self._dialect, _UPSERT_NODE),
+                nodes,
             )
         if edge_touches:
-            ins = _insert(self._dialect, edges)
-            stmt = ins.on_conflict_do_update(
-                index_elements=["src_type", "src_id", "dst_type", "dst_id"],
-                set_={
-                    "first_seen_us": _least(edges.c.first_seen_us, ins.excluded.first_seen_us),
-                    "last_seen_us": _greatest(edges.c.last_seen_us, ins.excluded.last_seen_us),
-                    "count": edges.c.count + ins.excluded.count,
-                },
-            )
-            self._conn.execute(
-                stmt,
-                [
-                    {
-                        "src_type": e.src_type,
-                        "src_id": e.src_id,
-                        "dst_type": e.dst_type,
-                        "dst_id": e.dst_id,
-                        "first_seen_us": e.first_us,
-                        "last_seen_us": e.last_us,
-                        "count": e.count,
-                    }
-                    for e in edge_touches
-                ],
+            self._conn.exec_driver_sql(
+                _sql(self._dialect, _UPSERT_EDGE),
+                edge_touches,
             )
 
     def node(self, entity_type: str, entity_id: str) -> NodeInfo | None:
@@ -252,9 +241,7 @@ class SqlGraph:
         for depth in range(1, k + 1):
             next_frontier: list[tuple[str, str]] = []
             for node_type, node_id in frontier:
-                for link in self.links(
-                    node_type, node_id, limit=per_node_limit, since_us=since_us
-                ):
+                for link in self.links(node_type, node_id, limit=per_node_limit, since_us=since_us):
                     key = (link.type, link.id)
                     if key in seen:
                         continue
@@ -283,7 +270,11 @@ class SqlApiKeys:
     @staticmethod
     def _row(r: Any) -> ApiKeyRow:
         return ApiKeyRow(
-            r.key_id, r.name, r.secret_hash, tuple(r.scopes.split(",")), r.created_at_us,
+            r.key_id,
+            r.name,
+            r.secret_hash,
+            tuple(r.scopes.split(",")),
+            r.created_at_us,
             r.revoked_at_us,
         )
 
@@ -357,8 +348,33 @@ class SqlLists:
             .where(
                 list_entries.c.entity_type == entity_type,
                 list_entries.c.entity_id == entity_id,
-                sa.or_(list_entries.c.expires_at_us.is_(None), list_entries.c.expires_at_us > at_us),
+                sa.or_(
+                    list_entries.c.expires_at_us.is_(None), list_entries.c.expires_at_us > at_us
+                ),
             )
             .order_by(list_entries.c.list_name)
         )
         return [ListEntry(*r) for r in self._conn.execute(q)]
+
+
+class SqlCursors:
+    def __init__(self, conn: Connection, dialect: str) -> None:
+        self._conn = conn
+        self._dialect = dialect
+
+    def get(self, name: str, *, for_update: bool = False) -> int:
+        q = sa.select(projection_cursors.c.seq).where(projection_cursors.c.name == name)
+        if for_update and self._dialect == "postgresql":
+            # make sure the row exists so that it can be locked
+            self._conn.execute(
+                postgresql.insert(projection_cursors)
+                .values(name=name, seq=0)
+                .on_conflict_do_nothing(index_elements=["name"])
+            )
+            q = q.with_for_update()
+        value = self._conn.execute(q).scalar()
+        return int(value or 0)
+
+    def set(self, name: str, seq: int) -> None:
+        ins = _insert(self._dialect, projection_cursors).values(name=name, seq=seq)
+        self._conn.execute(ins.on_conflict_do_update(index_elements=["name"], set_={"seq": seq}))

@@ -35,7 +35,6 @@ events = sa.Table(
     sa.Column("body", sa.Text, nullable=False),
     sa.UniqueConstraint("event_id"),
     sa.Index(None, "occurred_at_us"),
-    sa.Index(None, "user_id", "occurred_at_us"),
 )
 
 entities = sa.Table(
@@ -84,4 +83,11 @@ list_entries = sa.Table(
     sa.Column("created_at_us", sa.BigInteger, nullable=False),
     sa.Column("expires_at_us", sa.BigInteger),
     sa.Index(None, "entity_type", "entity_id"),
+)
+
+projection_cursors = sa.Table(
+    "projection_cursors",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
 )

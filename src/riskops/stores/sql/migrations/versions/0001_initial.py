@@ -1,4 +1,4 @@
-"""Initial schema: event log, entity graph, API keys, lists.
+"""Initial schema: event log, entity graph, API keys, lists, projection cursors.
 
 Revision ID: 0001
 Revises:
@@ -35,7 +35,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("event_id", name="uq_events_event_id"),
     )
     op.create_index("ix_events_occurred_at_us", "events", ["occurred_at_us"])
-    op.create_index("ix_events_user_id_occurred_at_us", "events", ["user_id", "occurred_at_us"])
     op.create_table(
         "entities",
         sa.Column("type", sa.String(16), nullable=False),
@@ -84,8 +83,14 @@ def upgrade() -> None:
     op.create_index(
         "ix_list_entries_entity_type_entity_id", "list_entries", ["entity_type", "entity_id"]
     )
+    op.create_table(
+        "projection_cursors",
+        sa.Column("name", sa.String(64), nullable=False),
+        sa.Column("seq", sa.BigInteger, nullable=False),
+        sa.PrimaryKeyConstraint("name", name="pk_projection_cursors"),
+    )
 
 
 def downgrade() -> None:
-    for table in ("list_entries", "api_keys", "edges", "entities", "events"):
+    for table in ("projection_cursors", "list_entries", "api_keys", "edges", "entities", "events"):
         op.drop_table(table)

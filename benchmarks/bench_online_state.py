@@ -1,0 +1,135 @@
+"""Online state: apply throughput and windows() latency, memory and Redis backends.
+
+~200k updates over 10k entities and 90 days of event time (in log order, with some late ones),
+applied in chunks as the projector would; then windows() over the 7 standard windows for random
+entities, and for one busy entity with 20 metrics. Redis is measured when reachable
+(RISKOPS_TEST_REDIS_URL, default redis://127.0.0.1:6379/0). Prints figures; asserts nothing.
+
+    .venv/bin/python benchmarks/bench_online_state.py [--updates 200000] [--chunk 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+
+from riskops.core.state.model import StateUpdate
+from riskops.core.state.windows import STANDARD_WINDOWS
+from riskops.stores.base import OnlineState
+from riskops.stores.memory.online_state import MemoryOnlineState
+
+S = 1_000_000
+DAY = 86_400 * S
+AS_OF = 20_000 * DAY - 1
+METRICS = ("orders", "amount", "ip", "device", "refunds")
+
+
+def make_updates(n: int, entities: int, seed: int = 42) -> list[StateUpdate]:
+    rng = random.Random(seed)
+    times = sorted(AS_OF - rng.randrange(90 * DAY) for _ in range(n))
+    updates = []
+    for t in times:
+        if rng.random() < 0.05:
+            t -= rng.randrange(3600 * S)  # late
+        entity = f"u{rng.randrange(entities)}"
+        metric = rng.choice(METRICS)
+        value = round(rng.uniform(1, 500), 2) if metric in ("amount", "refunds") else None
+        distinct = f"10.0.{rng.randrange(256)}.{rng.randrange(256)}" if metric == "ip" else None
+        if metric == "device":
+            distinct = f"dev-{rng.randrange(5000)}"
+        updates.append(StateUpdate("user", entity, metric, t, value, distinct))
+    return updates
+
+
+def busy_entity(seed: int = 7) -> list[StateUpdate]:
+    """One entity with 20 metrics, 50 updates each over 90 days, a fifth of them recent."""
+    rng = random.Random(seed)
+    out = []
+    for m in range(20):
+        for _ in range(50):
+            age = rng.randrange(3600 * S) if rng.random() < 0.2 else rng.randrange(90 * DAY)
+            out.append(
+                StateUpdate(
+                    "merchant",
+                    "busy",
+                    f"metric_{m:02d}",
+                    AS_OF - age,
+                    float(rng.randrange(100)),
+                    f"v{rng.randrange(30)}" if m % 4 == 0 else None,
+                )
+            )
+    return out
+
+
+def percentiles(samples_us: list[float]) -> str:
+    q = statistics.quantiles(samples_us, n=100)
+    return f"p50 {q[49]:8.1f} µs   p99 {q[98]:8.1f} µs"
+
+
+def bench(name: str, state: OnlineState, updates: list[StateUpdate], chunk: int) -> None:
+    state.reset()
+    t0 = time.perf_counter()
+    seq = 0
+    for i in range(0, len(updates), chunk):
+        assert state.apply(updates[i : i + chunk], seq, seq + 1)
+        seq += 1
+    elapsed = time.perf_counter() - t0
+    print(f"{name:7s} apply    {len(updates) / elapsed:10,.0f} updates/s  (chunks of {chunk})")
+    assert state.apply(busy_entity(), seq, seq + 1)
+
+    rng = random.Random(1)
+    entities = [u.entity_id for u in rng.sample(updates, 2000)]
+
+    def timed(call: Callable[[], object], repeat: int) -> list[float]:
+        samples = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            call()
+            samples.append((time.perf_counter() - t) * 1e6)
+        return samples
+
+    typical = []
+    for entity in entities:
+        typical += timed(lambda e=entity: state.windows("user", e, STANDARD_WINDOWS, AS_OF), 1)
+    print(f"{name:7s} windows  typical user (≈5 metrics x 7 windows)  {percentiles(typical)}")
+    busy = timed(lambda: state.windows("merchant", "busy", STANDARD_WINDOWS, AS_OF), 500)
+    print(f"{name:7s} windows  busy entity (20 metrics x 7 windows)  {percentiles(busy)}")
+    state.reset()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--updates", type=int, default=200_000)
+    parser.add_argument("--entities", type=int, default=10_000)
+    parser.add_argument("--chunk", type=int, default=1000)
+    args = parser.parse_args()
+    updates = make_updates(args.updates, args.entities)
+    print(f"{len(updates):,} updates, {args.entities:,} entities, 90 days\n")
+    bench("memory", MemoryOnlineState(), updates, args.chunk)
+
+    url = os.environ.get("RISKOPS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        import redis
+
+        from riskops.stores.redis.online_state import RedisOnlineState
+
+        client = redis.Redis.from_url(url)
+        client.ping()
+    except Exception as exc:
+        print(f"redis   skipped: {url} not reachable ({exc})")
+        return
+    state = RedisOnlineState(client, f"riskops-bench:{uuid.uuid4().hex}")
+    try:
+        bench("redis", state, updates, args.chunk)
+    finally:
+        state.reset()
+        client.close()
+
+
+if __name__ == "__main__":
+    main()

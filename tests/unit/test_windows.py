@@ -1,0 +1,269 @@
+"""The pure core of the online state: window names, resolutions, bucket arithmetic, buckets."""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+
+import pytest
+
+from riskops.core.state.buckets import (
+    MAX_DISTINCT_PER_BUCKET,
+    BucketStore,
+    Series,
+    bucket_bound,
+    distinct_hash,
+    validate_update,
+)
+from riskops.core.state.model import StateUpdate, WindowStats
+from riskops.core.state.windows import (
+    MAX_WINDOW_S,
+    RESOLUTIONS,
+    STANDARD_WINDOWS,
+    bucket_of,
+    bucket_range,
+    format_window,
+    parse_window,
+    plan_windows,
+    resolution_for,
+    validate_window,
+)
+
+S = 1_000_000
+DAY = 86_400 * S
+AS_OF = 20_000 * DAY - 1
+
+NAMES = [
+    ("1m", 60),
+    ("5m", 300),
+    ("15m", 900),
+    ("1h", 3600),
+    ("6h", 21_600),
+    ("24h", 86_400),
+    ("7d", 604_800),
+    ("30d", 2_592_000),
+    ("90d", 7_776_000),
+]
+
+
+@pytest.mark.parametrize(("text", "seconds"), NAMES)
+def test_window_names_round_trip(text: str, seconds: int) -> None:
+    assert parse_window(text) == seconds
+    assert format_window(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("60s", 60), ("90m", 5400), ("36h", 129_600), ("2d", 172_800)]
+)
+def test_other_spellings_parse(text: str, seconds: int) -> None:
+    assert parse_window(text) == seconds
+    assert parse_window(format_window(seconds)) == seconds
+
+
+@pytest.mark.parametrize(
+    "text", ["", "m", "5", "5 m", " 5m", "5M", "1.5h", "-1m", "0m", "05m", "1w", "1h30m", "abc"]
+)
+def test_garbage_window_names_are_rejected(text: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(repr(text))):
+        parse_window(text)
+
+
+@pytest.mark.parametrize("text", ["59s", "30s", "91d", "2161h"])
+def test_window_names_out_of_range_are_rejected(text: str) -> None:
+    with pytest.raises(ValueError, match=rf"{text!r}.*between 1m and 90d"):
+        parse_window(text)
+
+
+def test_standard_windows() -> None:
+    assert [format_window(w) for w in STANDARD_WINDOWS] == [
+        "1m",
+        "5m",
+        "1h",
+        "24h",
+        "7d",
+        "30d",
+        "90d",
+    ]
+
+
+@pytest.mark.parametrize("window_s", [0, 59, -60, MAX_WINDOW_S + 1, 60.0, True, "60"])
+def test_validate_window_rejects(window_s: object) -> None:
+    with pytest.raises(ValueError, match="window_s"):
+        validate_window(window_s)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("window_s", "bucket_s"),
+    [
+        (60, 5),
+        (300, 5),
+        (900, 5),
+        (955, 5),
+        (956, 60),
+        (3600, 60),
+        (21_600, 60),
+        (21_840, 60),
+        (21_841, 600),
+        (86_400, 600),
+        (48 * 3600, 600),
+        (7 * 86_400, 3600),
+        (8 * 86_400 - 3600, 3600),
+        (8 * 86_400 - 3599, 86_400),
+        (30 * 86_400, 86_400),
+        (90 * 86_400, 86_400),
+    ],
+)
+def test_finest_resolution_covering_window_plus_one_bucket(window_s: int, bucket_s: int) -> None:
+    res = resolution_for(window_s)
+    assert res.bucket_s == bucket_s
+    assert window_s + res.bucket_s <= res.retention_s
+
+
+def test_resolutions_go_from_fine_to_coarse() -> None:
+    assert [r.bucket_s for r in RESOLUTIONS] == sorted(r.bucket_s for r in RESOLUTIONS)
+    assert RESOLUTIONS[-1].max_window_s == MAX_WINDOW_S
+    for res in RESOLUTIONS:
+        assert res.retention_s % res.bucket_s == 0
+
+
+@pytest.mark.parametrize("window_s", [60, 300, 900, 3600, 86_400, 7 * 86_400, 90 * 86_400])
+def test_bucket_range_edges(window_s: int) -> None:
+    rng = random.Random(window_s)
+    res = resolution_for(window_s)
+    for _ in range(200):
+        as_of = AS_OF - rng.randrange(10 * DAY)
+        lo, hi = bucket_range(window_s, as_of, res)
+        oldest_inside = as_of - window_s * S + 1
+        assert lo == bucket_of(oldest_inside, res)
+        assert hi == bucket_of(as_of, res)
+        # never counted: one bucket minus 1 µs before the old edge
+        assert bucket_of(as_of - window_s * S - res.bucket_us + 1, res) < lo
+
+
+def test_bucket_range_is_exact_when_aligned() -> None:
+    for w in STANDARD_WINDOWS:
+        res = resolution_for(w)
+        lo, hi = bucket_range(w, AS_OF, res)
+        assert lo * res.bucket_us == AS_OF - w * S + 1
+        assert (hi + 1) * res.bucket_us == AS_OF + 1
+
+
+def test_plan_groups_windows_by_resolution() -> None:
+    plans = plan_windows([*STANDARD_WINDOWS, 60, 900], AS_OF)
+    assert [(p.resolution.bucket_s, p.windows) for p in plans] == [
+        (5, (60, 300, 900)),
+        (60, (3600,)),
+        (600, (86_400,)),
+        (3600, (604_800,)),
+        (86_400, (2_592_000, 7_776_000)),
+    ]
+    for p in plans:
+        assert list(p.los) == sorted(p.los, reverse=True)
+        assert all(lo <= p.hi for lo in p.los)
+
+
+def test_plan_validates_windows() -> None:
+    with pytest.raises(ValueError, match="window_s"):
+        plan_windows([60, 30], AS_OF)
+
+
+# --- buckets ---------------------------------------------------------------------------------
+
+
+def test_distinct_hash_is_deterministic_64_bit() -> None:
+    assert distinct_hash("a") == 0x40F89E395B66422F
+    assert 0 <= distinct_hash("x" * 1000) < 2**64
+
+
+def test_late_update_is_skipped_only_where_beyond_retention() -> None:
+    series = Series()
+    series.add(AS_OF, None, None)
+    series.add(AS_OF - 20 * 60 * S, None, None)  # beyond 16 min, within 6 h
+    assert [len(d) for d in series.buckets] == [1, 2, 2, 1, 1]
+    series.add(AS_OF - 92 * DAY, None, None)  # beyond every retention
+    assert [len(d) for d in series.buckets] == [1, 2, 2, 1, 1]
+
+
+def test_memory_is_bounded_by_retention() -> None:
+    """100k updates over 200 days, roughly in order with some late ones, into one series."""
+    rng = random.Random(7)
+    series = Series()
+    bounds = [bucket_bound(r) for r in RESOLUTIONS]
+    start = AS_OF - 200 * DAY
+    step = 200 * DAY // 100_000
+    for i in range(100_000):
+        late = rng.randrange(30 * 60 * S) if rng.random() < 0.2 else 0
+        series.add(start + i * step - late, 1.0, rng.randrange(50))
+        if i % 1000 == 0:
+            assert all(len(d) <= b for d, b in zip(series.buckets, bounds, strict=True))
+    assert all(len(d) <= b for d, b in zip(series.buckets, bounds, strict=True))
+    assert series.bucket_count() <= sum(bounds)
+    # a 200-day series kept at 5 s would need 3.4M buckets; retention keeps about a thousand
+    assert series.bucket_count() < 1_500
+
+
+def test_distinct_cap_gives_a_lower_bound() -> None:
+    store = BucketStore()
+    n = MAX_DISTINCT_PER_BUCKET + 500
+    for i in range(n):
+        store.add(StateUpdate("user", "u1", "ip", AS_OF, distinct=f"v{i}"))
+    stats = store.window("user", "u1", "ip", 60, AS_OF)
+    assert stats.count == n
+    assert stats.distinct == MAX_DISTINCT_PER_BUCKET
+
+
+def test_windows_in_one_pass_equal_windows_one_by_one() -> None:
+    rng = random.Random(3)
+    store = BucketStore()
+    for _ in range(3000):
+        metric = rng.choice(["a", "b", "c"])
+        value = rng.choice([None, rng.uniform(-5, 5)])
+        distinct = rng.choice([None, str(rng.randrange(40))])
+        t = AS_OF - rng.randrange(95 * DAY) + rng.randrange(DAY)
+        store.add(StateUpdate("user", "u1", metric, t, value, distinct))
+    windows = (*STANDARD_WINDOWS, 900, 7200, 6 * 86_400)
+    for as_of in (AS_OF, AS_OF - 12_345_678_901):
+        together = store.windows("user", "u1", windows, as_of)
+        assert set(together) == {"a", "b", "c"}
+        for metric, by_window in together.items():
+            for w in windows:
+                alone = store.window("user", "u1", metric, w, as_of)
+                assert by_window[w].count == alone.count
+                assert by_window[w].sum == pytest.approx(alone.sum)
+                assert by_window[w] == WindowStats(
+                    alone.count,
+                    by_window[w].sum,
+                    alone.min,
+                    alone.max,
+                    alone.distinct,
+                    alone.last_seen_us,
+                )
+
+
+def test_evict_idle_drops_only_series_out_of_every_window() -> None:
+    store = BucketStore()
+    store.add(StateUpdate("user", "old", "orders", AS_OF - 91 * DAY))
+    store.add(StateUpdate("user", "recent", "orders", AS_OF - 90 * DAY + 1))
+    assert store.evict_idle(AS_OF) == 1
+    assert store.series_count() == 1
+    assert store.windows("user", "old", STANDARD_WINDOWS, AS_OF) == {}
+    assert store.window("user", "recent", "orders", 90 * 86_400, AS_OF).count == 1
+
+
+@pytest.mark.parametrize(
+    ("update", "field"),
+    [
+        (StateUpdate("user", "u1", "m", 1, value=math.nan), "value"),
+        (StateUpdate("user", "u1", "m", 1, value=-math.inf), "value"),
+        (StateUpdate("user", "u1", "m", 1, value=True), "value"),
+        (StateUpdate("user", "u1", "m", 1.5), "occurred_at_us"),  # type: ignore[arg-type]
+        (StateUpdate("", "u1", "m", 1), "entity_type"),
+        (StateUpdate("user", "", "m", 1), "entity_id"),
+        (StateUpdate("user", "u1", "", 1), "metric"),
+        (StateUpdate("user", "u1", "m", 1, distinct=5), "distinct"),  # type: ignore[arg-type]
+    ],
+)
+def test_validate_update_names_the_field(update: StateUpdate, field: str) -> None:
+    with pytest.raises(ValueError, match=f"^{field}"):
+        validate_update(update)
