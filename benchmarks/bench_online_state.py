@@ -2,8 +2,9 @@
 
 ~200k updates over 10k entities and 90 days of event time (in log order, with some late ones),
 applied in chunks as the projector would; then windows() over the 7 standard windows for random
-entities, and for one busy entity with 20 metrics. Redis is measured when reachable
-(RISKOPS_TEST_REDIS_URL, default redis://127.0.0.1:6379/0). Prints figures; asserts nothing.
+users, and for two entities with 20 metrics (5 and 50 updates per metric). Redis is measured
+when reachable (RISKOPS_TEST_REDIS_URL, default redis://127.0.0.1:6379/0). Prints figures; it
+asserts nothing.
 
     .venv/bin/python benchmarks/bench_online_state.py [--updates 200000] [--chunk 1000]
 """
@@ -46,17 +47,17 @@ def make_updates(n: int, entities: int, seed: int = 42) -> list[StateUpdate]:
     return updates
 
 
-def busy_entity(seed: int = 7) -> list[StateUpdate]:
-    """One entity with 20 metrics, 50 updates each over 90 days, a fifth of them recent."""
+def wide_entity(entity_id: str, per_metric: int, seed: int) -> list[StateUpdate]:
+    """One entity with 20 metrics, ``per_metric`` updates each over 90 days, a fifth recent."""
     rng = random.Random(seed)
     out = []
     for m in range(20):
-        for _ in range(50):
+        for _ in range(per_metric):
             age = rng.randrange(3600 * S) if rng.random() < 0.2 else rng.randrange(90 * DAY)
             out.append(
                 StateUpdate(
                     "merchant",
-                    "busy",
+                    entity_id,
                     f"metric_{m:02d}",
                     AS_OF - age,
                     float(rng.randrange(100)),
@@ -80,10 +81,8 @@ def bench(name: str, state: OnlineState, updates: list[StateUpdate], chunk: int)
         seq += 1
     elapsed = time.perf_counter() - t0
     print(f"{name:7s} apply    {len(updates) / elapsed:10,.0f} updates/s  (chunks of {chunk})")
-    assert state.apply(busy_entity(), seq, seq + 1)
-
-    rng = random.Random(1)
-    entities = [u.entity_id for u in rng.sample(updates, 2000)]
+    assert state.apply(wide_entity("wide", 5, seed=7), seq, seq + 1)
+    assert state.apply(wide_entity("busy", 50, seed=8), seq + 1, seq + 2)
 
     def timed(call: Callable[[], object], repeat: int) -> list[float]:
         samples = []
@@ -93,12 +92,21 @@ def bench(name: str, state: OnlineState, updates: list[StateUpdate], chunk: int)
             samples.append((time.perf_counter() - t) * 1e6)
         return samples
 
+    rng = random.Random(1)
     typical = []
-    for entity in entities:
+    for entity in [u.entity_id for u in rng.sample(updates, 2000)]:
         typical += timed(lambda e=entity: state.windows("user", e, STANDARD_WINDOWS, AS_OF), 1)
-    print(f"{name:7s} windows  typical user (≈5 metrics x 7 windows)  {percentiles(typical)}")
-    busy = timed(lambda: state.windows("merchant", "busy", STANDARD_WINDOWS, AS_OF), 500)
-    print(f"{name:7s} windows  busy entity (20 metrics x 7 windows)  {percentiles(busy)}")
+
+    def merchant(entity: str) -> list[float]:
+        return timed(lambda: state.windows("merchant", entity, STANDARD_WINDOWS, AS_OF), 500)
+
+    cases = [
+        ("a user (~5 metrics, ~4 updates each)", typical),
+        ("20 metrics x 5 updates", merchant("wide")),
+        ("20 metrics x 50 updates", merchant("busy")),
+    ]
+    for label, samples in cases:
+        print(f"{name:7s} windows  7 windows, {label:37s} {percentiles(samples)}")
     state.reset()
 
 

@@ -93,26 +93,45 @@ ADDRESS_EXPECTED = [
             "postal_code": "sw1a 1aa",
             "country": "United Kingdom",
         },
-        "12 main st apt 3 london SW1A1AA GB",
+        "12 main st apt 3 london sw1a1aa gb",
         id="mapping",
     ),
     pytest.param(
         {"line1": "Jl. Sudirman No. 5", "city": "Jakarta", "postal_code": "10220", "country": "id"},
-        "jl sudirman no 5 jakarta 10220 ID",
-        id="mapping-country-code-upper",
+        "jl sudirman no 5 jakarta 10220 id",
+        id="mapping-country-code-lower",
     ),
     pytest.param(
         {"line1": "建国路 88 号", "city": "北京市", "postal_code": "100 022", "country": "中国"},
-        "建国路88号北京市 100022 CN",
+        "建国路88号北京市 100022 cn",
         id="mapping-chinese",
     ),
     pytest.param(
         {"line1": "1-2-3 Ginza", "postal_code": "〒104-0061", "country": "Japan"},
-        "1 2 3 ginza 1040061 JP",
+        "1 2 3 ginza 1040061 jp",
         id="postal-code-letters-digits-only",
     ),
     pytest.param({"line1": "1 Rue X", "country": "France"}, "1 rue x france", id="unknown-country"),
 ]
+
+
+@pytest.mark.parametrize(
+    ("free_text", "parts"),
+    [
+        pytest.param(
+            "12 Main St., Jakarta 10110 Indonesia",
+            {"line1": "12 Main Street", "city": "Jakarta", "postal_code": "10110", "country": "ID"},
+            id="country-name",
+        ),
+        pytest.param(
+            "Jl. Sudirman No. 5, Jakarta, ID",
+            {"line1": "Jl. Sudirman No. 5", "city": "Jakarta", "country": "id"},
+            id="country-code",
+        ),
+    ],
+)
+def test_free_text_finds_structured_address(free_text: str, parts: dict[str, str]) -> None:
+    assert normalize_address(free_text) == normalize_address(parts)
 
 
 @pytest.mark.parametrize(("parts", "expected"), ADDRESS_EXPECTED)

@@ -160,6 +160,17 @@ def _country(text: str) -> str:
     return basic
 
 
+def _trailing_country(text: str) -> str:
+    """Replace a known country name at the end of a free-text address by its (lower) code."""
+    words = text.split(" ")
+    for size in (2, 1):
+        if len(words) > size:
+            tail = " ".join(words[-size:])
+            if tail in _COUNTRIES:
+                return " ".join([*words[:-size], _COUNTRIES[tail].lower()])
+    return text
+
+
 def normalize_address(parts: Mapping[str, str | None] | str) -> str:
     """One canonical string for an address, given as a free string or as a mapping with any of
     the keys in :data:`ADDRESS_FIELDS` (``None`` and empty values are skipped).
@@ -170,11 +181,13 @@ def normalize_address(parts: Mapping[str, str | None] | str) -> str:
     ``jl``, …) and spaces next to CJK characters are removed. The postal code keeps only its
     letters and digits, upper-cased; a country becomes its ISO code when known.
 
-    A free string and a mapping of the same address are not guaranteed to give the same result
-    (the postal code is only recognised in a mapping): compare like with like.
+    The result is lower-case throughout, and a free string ending in a known country name
+    ends in its code, so ``"12 Main St., Jakarta 10110 Indonesia"`` and
+    ``{"line1": "12 Main Street", "city": "Jakarta", "postal_code": "10110", "country": "ID"}``
+    give the same string: a raw address typed into a lookup finds the structured one.
     """
     if isinstance(parts, str):
-        result = _address_text(parts)
+        result = _trailing_country(_address_text(parts))
         if not result:
             raise ValueError("address: has no letters or digits")
         return result
@@ -193,9 +206,9 @@ def normalize_address(parts: Mapping[str, str | None] | str) -> str:
         if not isinstance(value, str):
             raise ValueError(f"address.{name}: must be a string, not {type(value).__name__}")
         if name == "postal_code":
-            codes.append(_postal_code(value))
+            codes.append(_postal_code(value).lower())
         elif name == "country":
-            codes.append(_country(value))
+            codes.append(_country(value).lower())
         else:
             lines.append(_address_text(value))
     text = _SPACE_AT_CJK_RE.sub("", " ".join(piece for piece in lines if piece))

@@ -40,6 +40,7 @@ _RETENTION_US = tuple(r.retention_us for r in RESOLUTIONS)
 _PRUNE_ABOVE = tuple(r.keep_buckets + max(1, r.keep_buckets // 4) for r in RESOLUTIONS)
 _MAX_RETENTION_US = max(_RETENTION_US)
 NEVER_US = -(2**63)
+MAX_TIME_US = 2**53
 
 
 def bucket_bound(res: Resolution) -> int:
@@ -53,27 +54,38 @@ def distinct_hash(value: str) -> int:
 
 
 def validate_update(update: StateUpdate) -> None:
-    """Reject an update no backend can store, naming the field. Time is an int of µs."""
+    """Reject an update no backend can store, naming the field: time must be an int of µs
+    within ±2**53 (exact as a double, i.e. up to the year 2255), names non-empty UTF-8 text,
+    ``value`` a finite number or None, ``distinct`` UTF-8 text or None."""
     t = update.occurred_at_us
-    if isinstance(t, bool) or not isinstance(t, int):
-        raise ValueError(f"occurred_at_us must be an int of microseconds, got {t!r}")
-    for name in ("entity_type", "entity_id", "metric"):
+    if isinstance(t, bool) or not isinstance(t, int) or not -MAX_TIME_US <= t <= MAX_TIME_US:
+        raise ValueError(f"occurred_at_us must be an int of microseconds within ±2**53, got {t!r}")
+    for name in ("entity_type", "entity_id", "metric", "distinct"):
         text = getattr(update, name)
+        if text is None and name == "distinct":
+            continue
         if not isinstance(text, str) or not text:
             raise ValueError(f"{name} must be a non-empty string, got {text!r}")
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError(f"{name} must be valid UTF-8 text, got {text!r}") from None
     v = update.value
-    if v is not None and (
-        isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v)
-    ):
-        raise ValueError(f"value must be a finite number or None, got {v!r}")
-    if update.distinct is not None and not isinstance(update.distinct, str):
-        raise ValueError(f"distinct must be a string or None, got {update.distinct!r}")
+    if v is not None:
+        try:
+            finite = not isinstance(v, bool) and isinstance(v, int | float) and math.isfinite(v)
+        except OverflowError:  # an int beyond the float range
+            finite = False
+        if not finite:
+            raise ValueError(f"value must be a finite number or None, got {v!r}")
 
 
-Agg: TypeAlias = tuple[int, float, float | None, float | None, int, set[int] | None]
+Agg: TypeAlias = tuple[int, float, float | None, float | None, int, int | set[int] | None]
 """One bucket: ``(count, sum, min, max, last_us, hashes)``. ``min``/``max`` are None while no
-update carried a value, ``hashes`` None while none carried a distinct value. A plain tuple of
-numbers: CPython's cyclic GC untracks it, so a million buckets cost no GC time."""
+update carried a value; ``hashes`` is None while none carried a distinct value, the one hash
+while there is one, then a set. A tuple of numbers (the common case) is untracked by CPython's
+cyclic GC, so a million sparse buckets cost no GC time."""
 
 EMPTY = WindowStats.empty()
 
@@ -105,7 +117,7 @@ class Series:
                     value,
                     value,
                     t_us,
-                    None if dhash is None else {dhash},
+                    dhash,
                 )
                 if len(d) > prune_above:
                     self._prune(i)
@@ -117,9 +129,11 @@ class Series:
                     low = value
                 if high is None or value > high:
                     high = value
-            if dhash is not None:
+            if dhash is not None and dhash != hashes:
                 if hashes is None:
-                    hashes = {dhash}
+                    hashes = dhash
+                elif isinstance(hashes, int):
+                    hashes = {hashes, dhash}
                 elif len(hashes) < MAX_DISTINCT_PER_BUCKET:
                     hashes.add(dhash)
             d[b] = (count + 1, total, low, high, t_us if t_us > last else last, hashes)
@@ -186,7 +200,9 @@ def summarize(
                     mx = high
             if hashes is not None:
                 if union is None:
-                    union = set(hashes)
+                    union = {hashes} if isinstance(hashes, int) else set(hashes)
+                elif isinstance(hashes, int):
+                    union.add(hashes)
                 else:
                     union |= hashes
         out[w] = (
@@ -234,18 +250,21 @@ class BucketStore:
     def windows(
         self, entity_type: str, entity_id: str, window_s: Iterable[int], as_of_us: int
     ) -> dict[str, dict[int, WindowStats]]:
-        plans = plan_windows(window_s, as_of_us)
+        plans = [
+            (p, p.index, p.resolution.bucket_us, p.resolution.retention_us - 1, p.los[-1])
+            for p in plan_windows(window_s, as_of_us)
+        ]
         result: dict[str, dict[int, WindowStats]] = {}
         for metric, series in self._entities.get((entity_type, entity_id), {}).items():
             out: dict[int, WindowStats] = {}
             newest = series.newest_us
-            for plan in plans:
-                if newest // plan.resolution.bucket_us < plan.los[-1]:
+            for plan, index, size, retention_less_1, oldest in plans:
+                if newest // size < oldest:
                     for w in plan.windows:  # idle series: nothing this recent
                         out[w] = EMPTY
                     continue
-                keep = keep_from_bucket(newest, plan.resolution)
-                summarize(plan, series.buckets[plan.index], keep, as_of_us, out)
+                keep = (newest - retention_less_1) // size  # == keep_from_bucket(newest, res)
+                summarize(plan, series.buckets[index], keep, as_of_us, out)
             result[metric] = out
         return result
 
