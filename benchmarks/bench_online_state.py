@@ -92,18 +92,16 @@ def bench(name: str, state: OnlineState, updates: list[StateUpdate], chunk: int)
             samples.append((time.perf_counter() - t) * 1e6)
         return samples
 
-    rng = random.Random(1)
-    typical = []
-    for entity in [u.entity_id for u in rng.sample(updates, 2000)]:
-        typical += timed(lambda e=entity: state.windows("user", e, STANDARD_WINDOWS, AS_OF), 1)
+    def read(entity_type: str, entity_id: str, repeat: int) -> list[float]:
+        return timed(lambda: state.windows(entity_type, entity_id, STANDARD_WINDOWS, AS_OF), repeat)
 
-    def merchant(entity: str) -> list[float]:
-        return timed(lambda: state.windows("merchant", entity, STANDARD_WINDOWS, AS_OF), 500)
+    rng = random.Random(1)
+    typical = [t for u in rng.sample(updates, 2000) for t in read("user", u.entity_id, 1)]
 
     cases = [
         ("a user (~5 metrics, ~4 updates each)", typical),
-        ("20 metrics x 5 updates", merchant("wide")),
-        ("20 metrics x 50 updates", merchant("busy")),
+        ("20 metrics x 5 updates", read("merchant", "wide", 500)),
+        ("20 metrics x 50 updates", read("merchant", "busy", 500)),
     ]
     for label, samples in cases:
         print(f"{name:7s} windows  7 windows, {label:37s} {percentiles(samples)}")

@@ -257,6 +257,37 @@ def test_invalid_update_rejects_whole_chunk(
     assert state.windows(*ENTITY, [60], AS_OF) == {}
 
 
+def test_large_chunk(state: OnlineState) -> None:
+    """Thousands of updates in one apply, 1500 distinct values in one bucket."""
+    chunk = [
+        up(AS_OF - (i % 600) * S, value=float(i % 7), distinct=f"ip-{i % 1500}")
+        for i in range(6000)
+    ]
+    feed(state, chunk)
+    stats = state.window(*ENTITY, "orders", 3600, AS_OF)
+    assert (stats.count, stats.sum, stats.min, stats.max) == (6000, 17_997.0, 0.0, 6.0)
+    assert stats.distinct == pytest.approx(1500, rel=0.03)  # HyperLogLog on Redis
+    assert state.window(*ENTITY, "orders", 60, AS_OF).count == 6000 * 60 // 600
+
+
+def test_unicode_names_and_values(state: OnlineState) -> None:
+    feed(state, [up(AS_OF, "订单:数", 1.0, "设备-é", ("用户", "张三%3A"))])
+    got = state.windows("用户", "张三%3A", [60], AS_OF)
+    assert got == {"订单:数": {60: WindowStats(1, 1.0, 1.0, 1.0, 1, AS_OF)}}
+    assert state.windows("用户", "张三:", [60], AS_OF) == {}
+
+
+def test_duplicate_and_no_windows(state: OnlineState) -> None:
+    feed(state, [up(AS_OF)])
+    assert state.windows(*ENTITY, [60, 60, 3600], AS_OF) == {
+        "orders": {
+            60: WindowStats(1, 0.0, None, None, 0, AS_OF),
+            3600: WindowStats(1, 0.0, None, None, 0, AS_OF),
+        }
+    }
+    assert state.windows(*ENTITY, [], AS_OF) == {"orders": {}}
+
+
 # --- listing, isolation, validation, reset -------------------------------------------------
 
 

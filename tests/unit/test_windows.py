@@ -262,8 +262,21 @@ def test_evict_idle_drops_only_series_out_of_every_window() -> None:
         (StateUpdate("user", "", "m", 1), "entity_id"),
         (StateUpdate("user", "u1", "", 1), "metric"),
         (StateUpdate("user", "u1", "m", 1, distinct=5), "distinct"),  # type: ignore[arg-type]
+        (StateUpdate("user", "u1", "m", 1, value=10**400), "value"),
+        (StateUpdate("user", "u1", "m", 2**53 + 1), "occurred_at_us"),
+        (StateUpdate("user", "u1\ud800", "m", 1), "entity_id"),
+        (StateUpdate("user", "u1", "m", 1, distinct="\udfff"), "distinct"),
     ],
 )
 def test_validate_update_names_the_field(update: StateUpdate, field: str) -> None:
     with pytest.raises(ValueError, match=f"^{field}"):
+        validate_update(update)
+
+
+def test_valid_updates_pass() -> None:
+    for update in (
+        StateUpdate("user", "u1", "m", -(2**53)),
+        StateUpdate("user", "用户", "m", 2**53, value=3, distinct=""),
+        StateUpdate("user", "u1", "m", 0, value=-1.5, distinct="é"),
+    ):
         validate_update(update)

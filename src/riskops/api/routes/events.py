@@ -45,14 +45,17 @@ _EXAMPLE = {
 
 async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
+    too_large = [Problem("body", f"at most {limit} bytes per request; send smaller batches")]
     if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"body of {declared} bytes is over the limit of {limit} bytes")
+        raise PayloadTooLarge(
+            f"body of {declared} bytes is over the limit of {limit} bytes", too_large
+        )
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLarge(f"body is over the limit of {limit} bytes")
+            raise PayloadTooLarge(f"body is over the limit of {limit} bytes", too_large)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -160,7 +163,7 @@ async def post_events(
     )
 
 
-@router.get("/{event_id}", summary="Read one stored event")
+@router.get("/{event_id:path}", summary="Read one stored event")
 def get_event(
     event_id: str,
     rt: Runtime = Depends(runtime),

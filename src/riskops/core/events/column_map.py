@@ -19,9 +19,14 @@ A map (YAML or JSON) is one emit or a list of emits under ``events``::
           payload.items.0.price: {column: price, type: float}
           payload.items.0.qty: {column: qty, type: int}
 
-Value specs: ``"col"`` | ``{column, type, format, map, default}`` | ``{const}`` |
+Value specs: ``"col"`` | ``{column, type, format, map, default, required}`` | ``{const}`` |
 ``{template}``. Types: str, int, float, bool, datetime, ipv4_int (an IPv4 address written as
 a number). Targets are dotted paths; a numeric part indexes a list.
+
+An empty cell leaves its target unset, unless the column spec says ``required: true``: then
+the whole row is rejected, naming the column, and none of its events is emitted. Without it a
+row whose cell one event needs (e.g. a truncated last line) would be half-loaded: its other
+events accepted, that one rejected.
 """
 
 from __future__ import annotations
@@ -89,6 +94,8 @@ def _check_spec(where: str, spec: Any) -> None:
     kinds = [k for k in ("column", "const", "template") if k in spec]
     if len(kinds) != 1:
         raise MappingError(f"{where}: needs exactly one of column / const / template")
+    if "required" in spec and ("column" not in spec or not isinstance(spec["required"], bool)):
+        raise MappingError(f"{where}.required: only a column spec takes it, as true or false")
     kind = spec.get("type", "str")
     if kind not in _TYPES:
         raise MappingError(f"{where}.type: {kind!r} is not one of {sorted(_TYPES)}")
@@ -194,7 +201,10 @@ def _value(spec: Any, row: dict[str, Any], cmap: ColumnMap, where: str) -> Any:
     if (raw is None or raw == "") and "default" in spec:
         raw = spec["default"]
     kind = spec.get("type", "datetime" if where.endswith("occurred_at") else "str")
-    return _convert(raw, kind, spec.get("format"), cmap, where)
+    value = _convert(raw, kind, spec.get("format"), cmap, where)
+    if value is None and spec.get("required"):
+        raise RowError(column, f"is empty, and the map requires it (for {where})")
+    return value
 
 
 def _assign(target: dict[str, Any], path: str, value: Any) -> None:

@@ -56,15 +56,18 @@ def distinct_hash(value: str) -> int:
 def validate_update(update: StateUpdate) -> None:
     """Reject an update no backend can store, naming the field: time must be an int of µs
     within ±2**53 (exact as a double, i.e. up to the year 2255), names non-empty UTF-8 text,
-    ``value`` a finite number or None, ``distinct`` UTF-8 text or None."""
+    ``value`` a finite number or None, ``distinct`` UTF-8 text (may be empty) or None."""
     t = update.occurred_at_us
     if isinstance(t, bool) or not isinstance(t, int) or not -MAX_TIME_US <= t <= MAX_TIME_US:
         raise ValueError(f"occurred_at_us must be an int of microseconds within ±2**53, got {t!r}")
     for name in ("entity_type", "entity_id", "metric", "distinct"):
         text = getattr(update, name)
-        if text is None and name == "distinct":
-            continue
-        if not isinstance(text, str) or not text:
+        if name == "distinct":
+            if text is None:
+                continue
+            if not isinstance(text, str):
+                raise ValueError(f"distinct must be a string or None, got {text!r}")
+        elif not isinstance(text, str) or not text:
             raise ValueError(f"{name} must be a non-empty string, got {text!r}")
         if not text.isascii():
             try:
@@ -107,10 +110,10 @@ class Series:
             zip(self.buckets, _BUCKET_US, _RETENTION_US, _PRUNE_ABOVE, strict=True)
         ):
             b = t_us // size
+            if b < (newest - retention + 1) // size:
+                continue  # late beyond this resolution's retention: skipped here only
             agg = d.get(b)
             if agg is None:
-                if b < (newest - retention + 1) // size:
-                    continue  # late beyond this resolution's retention: skipped here only
                 d[b] = (
                     1,
                     0.0 if value is None else value,

@@ -35,6 +35,14 @@ bucket whose interval intersects it: ``lo <= b <= hi`` with ``lo = (as_of - W + 
   a union of whole buckets), e.g. for every standard window when ``as_of`` is the last
   microsecond of a UTC day.
 
+Statistics of a window
+----------------------
+``count`` counts every update of the window's buckets; ``sum`` / ``min`` / ``max`` cover those that
+carried a ``value`` (0.0 / None / None without any); ``distinct`` is the number of different
+``distinct`` values among them (see each backend for its precision); ``last_seen_us`` is the
+newest ``occurred_at`` among them, clamped to ``as_of``. An empty window is
+:meth:`~riskops.core.state.model.WindowStats.empty`.
+
 Retention
 ---------
 Each resolution keeps, per series, the buckets intersecting ``(newest - retention, newest]``

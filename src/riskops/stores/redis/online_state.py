@@ -66,10 +66,10 @@ def _text(raw: bytes | str) -> str:
 
 
 class RedisOnlineState:
-    """Online state in Redis under ``prefix``. ``close()`` closes the client only when
-    ``owns_client`` is True (whoever created a shared client closes it)."""
+    """Online state in Redis under ``prefix``. ``close()`` closes the client; pass
+    ``owns_client=False`` when the client is shared and its creator closes it."""
 
-    def __init__(self, client: redis.Redis, prefix: str, *, owns_client: bool = False) -> None:
+    def __init__(self, client: redis.Redis, prefix: str, *, owns_client: bool = True) -> None:
         if not prefix:
             raise ValueError("prefix must be a non-empty string")
         self._client = client
@@ -170,7 +170,7 @@ class RedisOnlineState:
         mkey = f"{self._prefix}:m:{_esc(entity_type)}:{_esc(entity_id)}"
         newest, has_distinct = self._client.hmget(mkey, ["n:" + metric, "d:" + metric])
         if newest is None:
-            return WindowStats.empty()
+            return EMPTY
         meta = {metric: (int(newest), has_distinct is not None)}
         return self._read(entity_type, entity_id, meta, plans, as_of_us)[metric][window_s]
 

@@ -234,6 +234,8 @@ class SqlGraph:
     ) -> list[HopNode]:
         if not 1 <= k <= 3:
             raise ValueError("k must be between 1 and 3")
+        if max_nodes < 1:
+            return []
         start = (entity_type, entity_id)
         seen: set[tuple[str, str]] = {start}
         found: list[HopNode] = []
@@ -273,7 +275,7 @@ class SqlApiKeys:
             r.key_id,
             r.name,
             r.secret_hash,
-            tuple(r.scopes.split(",")),
+            tuple(r.scopes.split(",")) if r.scopes else (),  # "".split(",") is [""]
             r.created_at_us,
             r.revoked_at_us,
         )
