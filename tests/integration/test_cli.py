@@ -402,6 +402,46 @@ def test_ingest_csv_through_a_column_map(cli: Cli) -> None:
     assert ("ip", "203.0.113.8") in links
 
 
+def test_a_required_empty_cell_rejects_the_whole_row(cli: Cli) -> None:
+    (cli.tmp / "signups.yaml").write_text(
+        "events:\n"
+        "  - type: user.registered\n"
+        "    fields:\n"
+        "      event_id: {template: 'signup-{uid}'}\n"
+        "      occurred_at: joined\n"
+        "      market: {const: SG}\n"
+        "      user_id: uid\n"
+        "      payload.email: email\n"
+        "  - type: login.succeeded\n"
+        "    fields:\n"
+        "      event_id: {template: 'login-{uid}'}\n"
+        "      occurred_at: {column: first_login, type: datetime, required: true}\n"
+        "      market: {const: SG}\n"
+        "      user_id: uid\n"
+    )
+    file = cli.tmp / "signups.csv"
+    file.write_text(
+        "uid,joined,email,first_login\n"
+        f"u-1,{iso(RECENT)},a@example.com,{iso(RECENT + timedelta(minutes=1))}\n"
+        f"u-2,{iso(RECENT)},,{iso(RECENT + timedelta(minutes=2))}\n"
+        f"u-3,{iso(RECENT)},c@example.com,\n"
+    )
+
+    result = cli("ingest", file, "--map", cli.tmp / "signups.yaml")
+
+    assert result.exit_code == 1, result.output
+    (record,) = rejected(cli.tmp / "signups.csv.rejected.jsonl")
+    assert record["line"] == 4
+    assert record["problems"] == [
+        {"field": "first_login", "reason": "is empty, and the map requires it (for occurred_at)"}
+    ]
+    assert (summary(result)["accepted"], summary(result)["rejected"]) == (4, 1)
+    assert cli.stored("signup-u-3") is None  # not half-loaded
+    u2 = cli.stored("signup-u-2")
+    assert u2 is not None
+    assert "email" not in u2["payload"]  # an optional empty cell just leaves its field out
+
+
 def test_ingest_csv_with_another_delimiter(cli: Cli) -> None:
     (cli.tmp / "shop.yaml").write_text(SHOP_MAP)
     file = cli.tmp / "orders.csv"

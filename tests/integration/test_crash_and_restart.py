@@ -143,22 +143,33 @@ class Server:
             )
 
     def wait_ready(self) -> float:
-        """Poll ``/readyz`` until 200 (bounded); returns the seconds since the launch."""
+        """Poll ``/readyz`` until 200 (bounded); returns the seconds since the launch. If
+        another program took the port meanwhile, move to a new port (at most twice)."""
         assert self.proc is not None
         began = self._began
         deadline = began + READY_TIMEOUT_S
-        with httpx.Client(base_url=self.url, timeout=2.0) as client:
-            while True:
-                code = self.proc.poll()
-                if code is not None:
-                    pytest.fail(f"{self.name} exited with {code} at start:\n{self.log_tail()}")
-                with contextlib.suppress(httpx.TransportError):
-                    if client.get("/readyz").status_code == 200:
-                        return time.monotonic() - began
-                if time.monotonic() > deadline:
-                    self.kill9()
-                    pytest.fail(f"{self.name} not ready in {READY_TIMEOUT_S}s:\n{self.log_tail()}")
-                time.sleep(0.05)
+        moves = 0
+        while True:
+            code = self.proc.poll()
+            if code is not None:
+                if moves < 2 and "address already in use" in self._last_run().lower():
+                    moves += 1
+                    self.port = free_port()
+                    self.url = f"http://127.0.0.1:{self.port}"
+                    self.starts -= 1
+                    self.launch()
+                    continue
+                pytest.fail(f"{self.name} exited with {code} at start:\n{self.log_tail()}")
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{self.url}/readyz", timeout=2.0).status_code == 200:
+                    return time.monotonic() - began
+            if time.monotonic() > deadline:
+                self.kill9()
+                pytest.fail(f"{self.name} not ready in {READY_TIMEOUT_S}s:\n{self.log_tail()}")
+            time.sleep(0.05)
+
+    def _last_run(self) -> str:
+        return self.log_path.read_text(errors="replace").rsplit("===== start #", 1)[-1]
 
     def terminate(self) -> None:
         """SIGTERM, and check the stop was graceful: the app's shutdown ran to completion.
@@ -170,7 +181,7 @@ class Server:
         except subprocess.TimeoutExpired:
             self.kill9()
             pytest.fail(f"{self.name} ignored SIGTERM for {STOP_TIMEOUT_S}s:\n{self.log_tail()}")
-        last_run = self.log_path.read_text(errors="replace").rsplit("===== start #", 1)[-1]
+        last_run = self._last_run()
         assert code in (0, -signal.SIGTERM), f"exit {code}:\n{self.log_tail()}"
         assert "Application shutdown complete" in last_run, self.log_tail()
         assert "Traceback" not in last_run, self.log_tail()

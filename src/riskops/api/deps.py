@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 
 from fastapi import Request
 
@@ -10,7 +11,12 @@ from riskops.services.runtime import Runtime
 from riskops.stores.base import ApiKeyRow
 
 
-def runtime(request: Request) -> Runtime:
+async def runtime(request: Request) -> Runtime:
+    # async: FastAPI runs sync dependencies in a thread pool, a hand-off per request
+    return _runtime(request)
+
+
+def _runtime(request: Request) -> Runtime:
     rt: Runtime = request.app.state.runtime
     return rt
 
@@ -22,9 +28,13 @@ def _token(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
-def require(scope: str) -> Callable[[Request], ApiKeyRow]:
-    def check(request: Request) -> ApiKeyRow:
-        return runtime(request).keys.verify(_token(request), scope)
+def require(scope: str) -> Callable[[Request], Awaitable[ApiKeyRow]]:
+    async def check(request: Request) -> ApiKeyRow:
+        keys = _runtime(request).keys
+        token = _token(request)
+        if keys.is_cached(token):  # the common case: no I/O, stay on the event loop
+            return keys.verify(token, scope)
+        return await asyncio.to_thread(keys.verify, token, scope)
 
     check.__name__ = f"require_{scope}"
     return check

@@ -78,6 +78,17 @@ class KeyService:
         if not ok:
             raise NotFound(f"no active key {key_id!r}")
 
+    def is_cached(self, token: str | None) -> bool:
+        """True when verifying ``token`` needs no database read (a fresh cache entry)."""
+        if not token:
+            return True
+        parts = token.split("_", 2)
+        if len(parts) != 3:
+            return True
+        with self._lock:
+            hit = self._cache.get(parts[1])
+        return bool(hit and time.monotonic() - hit[0] < self._cache_s)
+
     def verify(self, token: str | None, scope: str) -> ApiKeyRow:
         """The key's row, if ``token`` is a valid unrevoked key holding ``scope``."""
         if not token:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import lru_cache
 
 from fastapi import APIRouter, Depends
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -19,7 +20,7 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", summary="Liveness: the process is up")
-def healthz() -> Response:
+async def healthz() -> Response:
     return json_response({"status": "ok"})
 
 
@@ -47,10 +48,15 @@ async def readyz(rt: Runtime = Depends(runtime)) -> Response:
 
 
 @router.get("/metrics", summary="Prometheus metrics")
-def metrics() -> Response:
+async def metrics() -> Response:
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/v1/schema", summary="JSON Schema of the event catalogue", tags=["events"])
-def schema() -> Response:
-    return json_response(catalogue_schema())
+async def schema() -> Response:
+    return json_response(_schema())
+
+
+@lru_cache(maxsize=1)
+def _schema() -> dict[str, object]:
+    return catalogue_schema()
