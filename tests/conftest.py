@@ -10,9 +10,7 @@ from pathlib import Path
 
 import pytest
 
-PG_URL = os.environ.get(
-    "RISKOPS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+PG_URL = os.environ.get("RISKOPS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("RISKOPS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -43,7 +43,9 @@ class Settings(BaseSettings):
         default=300, description="occurred_at may be at most this far past the server clock."
     )
     max_event_age_days: int = Field(
-        default=3650, description="Events older than this are rejected (late data is accepted)."
+        default=10_950,
+        description="Events older than this (30 years) are rejected as plainly wrong dates; "
+        "historical loads and late data are accepted.",
     )
     group_commit_max: int = Field(
         default=500, description="Most single-event requests committed in one transaction."

@@ -4,25 +4,18 @@
 from __future__ import annotations
 
 import hashlib
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from starlette.exceptions import StarletteDeprecationWarning
 
 from riskops.api.app import create_app
 from riskops.core.events import CATALOGUE
 from riskops.services.runtime import Runtime, build_runtime
 from tests.factories import NOW, event
-
-with warnings.catch_warnings():
-    # starlette's TestClient prefers httpx2 and warns on import; the dev extra pins httpx, which
-    # it still supports. Only that one warning is silenced, only for this import.
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
+from tests.integration.testclient import TestClient
 
 
 @dataclass

@@ -4,8 +4,8 @@ JSONL, CSV and Parquet files (with column maps), exactly once, with exit codes 0
 from __future__ import annotations
 
 import json
+import os
 import re
-import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +16,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import Result
-from starlette.exceptions import StarletteDeprecationWarning
 from typer.testing import CliRunner
 
 from riskops.api.app import create_app
@@ -24,12 +23,7 @@ from riskops.cli.main import app
 from riskops.config import Settings
 from riskops.services.runtime import Runtime, build_runtime
 from tests.factories import event, iso
-
-with warnings.catch_warnings():
-    # starlette's TestClient prefers httpx2 and warns on import; the dev extra pins httpx, which
-    # it still supports. Only that one warning is silenced, only for this import.
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
+from tests.integration.testclient import TestClient
 
 # The CLI runs on the system clock: events an hour old are neither too old nor in the future.
 RECENT = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
@@ -72,8 +66,6 @@ class Cli:
 
 @pytest.fixture
 def cli(tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Cli:
-    import os
-
     for name in list(os.environ):
         if name.startswith("RISKOPS_"):
             monkeypatch.delenv(name)
@@ -206,14 +198,17 @@ def test_schema_accepts_valid_events_and_refuses_invalid_ones(cli: Cli) -> None:
 # --- ingest: JSONL ----------------------------------------------------------------------------
 
 
-def test_ingest_jsonl_then_again_gives_only_duplicates(cli: Cli) -> None:
+@pytest.mark.parametrize(
+    "workers", [pytest.param("0", id="in-process"), pytest.param("1", id="worker")]
+)
+def test_ingest_jsonl_then_again_gives_only_duplicates(cli: Cli, workers: str) -> None:
     file = write_jsonl(
         cli.tmp / "events.jsonl",
         [event(at=RECENT + timedelta(seconds=i), event_id=f"evt-{i}") for i in range(5)],
     )
 
-    first = cli("ingest", file)
-    again = cli("ingest", file)
+    first = cli("ingest", file, "--workers", workers, "--chunk", "2")
+    again = cli("ingest", file, "--workers", workers, "--chunk", "2")
 
     assert first.exit_code == 0, first.output
     expected = {
@@ -543,14 +538,16 @@ def test_ingested_events_are_in_the_served_state(cli: Cli) -> None:
 
 @dataclass(frozen=True)
 class BadRun:
-    file: str  # name under tmp; "missing.jsonl" is not created
+    file: str  # name under tmp: "missing.jsonl" is not created, "folder.jsonl" is a folder
     map_text: str | None  # None: no --map; "<absent>": --map names a missing file
     message: str
 
 
 BAD_RUNS = [
     pytest.param(BadRun("missing.jsonl", None, "does not exist"), id="missing-file"),
+    pytest.param(BadRun("folder.jsonl", None, "is not a file"), id="folder-not-file"),
     pytest.param(BadRun("events.txt", None, "use .jsonl, .csv or .parquet"), id="unknown-format"),
+    pytest.param(BadRun("events.parquet", None, "cannot read the Parquet file"), id="not-parquet"),
     pytest.param(BadRun("events.csv", "<absent>", "cannot read the column map"), id="missing-map"),
     pytest.param(BadRun("events.csv", "events: [", "cannot read the column"), id="map-not-yaml"),
     pytest.param(BadRun("events.csv", "- a\n- b\n", "must be a mapping"), id="map-not-a-mapping"),
@@ -575,7 +572,9 @@ BAD_RUNS = [
 @pytest.mark.parametrize("run", BAD_RUNS)
 def test_ingest_bad_input_exits_2_naming_the_problem(cli: Cli, run: BadRun) -> None:
     file = cli.tmp / run.file
-    if run.file != "missing.jsonl":
+    if run.file == "folder.jsonl":
+        file.mkdir()
+    elif run.file != "missing.jsonl":
         file.write_text("a,b\n1,2\n")
     args: list[str | Path] = ["ingest", file]
     if run.map_text is not None:
@@ -589,3 +588,56 @@ def test_ingest_bad_input_exits_2_naming_the_problem(cli: Cli, run: BadRun) -> N
     assert result.exit_code == 2, result.output
     assert run.message in " ".join(result.stderr.split())
     assert not list(cli.tmp.glob("*.rejected.jsonl"))
+    assert cli.logged() == 0
+
+
+LOGIN_MAP = (
+    "type: login.failed\nfields:\n  event_id: id\n  occurred_at: at\n  market: {const: DE}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("last_line", "line", "field", "reason"),
+    [
+        pytest.param('l-3,"2026-01-01T10:00:00Z",', 4, "line", "row has 3 of 2 columns",
+                     id="extra-column"),
+        pytest.param("l-3", 4, "line", "row has 1 of 2 columns (truncated last line)",
+                     id="short-row"),
+        pytest.param('l-3,"2026-01-01T10:0', 4, "line",
+                     "truncated last line (it ends inside a quoted field)", id="inside-quotes"),
+        pytest.param(  # a record over several lines is reported at its last line
+            'l-3,"2026-01-01\nT10:0', 5, "line",
+            "truncated last line (it ends inside a quoted field)", id="inside-multiline-quotes",
+        ),
+        pytest.param("l-3,2026-01-0", 4, "occurred_at", "cannot read '2026-01-0' as datetime",
+                     id="inside-an-unquoted-value"),
+    ],
+)  # fmt: skip
+def test_ingest_csv_rejects_a_truncated_last_line(
+    cli: Cli, last_line: str, line: int, field: str, reason: str
+) -> None:
+    (cli.tmp / "login.yaml").write_text(LOGIN_MAP)
+    file = cli.tmp / "logins.csv"
+    at = iso(RECENT)
+    file.write_text(f'id,at\nl-1,{at}\n"l-2","{at}"\n{last_line}')
+
+    result = cli("ingest", file, "--map", cli.tmp / "login.yaml")
+
+    assert result.exit_code == 1
+    (record,) = rejected(cli.tmp / "logins.csv.rejected.jsonl")
+    assert record["line"] == line
+    assert record["problems"][0]["field"] == field
+    assert reason in record["problems"][0]["reason"]
+    assert cli.stored("l-2") is not None
+    assert cli.stored("l-3") is None
+
+
+def test_ingest_csv_reads_a_complete_last_line_without_newline(cli: Cli) -> None:
+    (cli.tmp / "login.yaml").write_text(LOGIN_MAP)
+    file = cli.tmp / "logins.csv"
+    file.write_text(f'id,at\nl-1,{iso(RECENT)}\n"l-2","{iso(RECENT)}"')
+
+    result = cli("ingest", file, "--map", cli.tmp / "login.yaml")
+
+    assert result.exit_code == 0, result.output
+    assert cli.stored("l-2") is not None

@@ -62,12 +62,17 @@ def live_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
     cli = [sys.executable, "-m", "riskops.cli.main"]
     key = subprocess.run(
         [*cli, "keys", "create", "--name", "docs", "--scope", "ingest", "--scope", "read", "-q"],
-        env=env, capture_output=True, text=True, check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     port = _free_port()
     proc = subprocess.Popen(
-        [*cli, "serve", "--port", str(port)], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [*cli, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -94,7 +99,8 @@ def test_quickstart_example_runs(live_server: tuple[str, str]) -> None:
     spec = importlib.util.spec_from_file_location(
         "quickstart", ROOT / "docs" / "examples" / "quickstart.py"
     )
-    assert spec and spec.loader
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     profile = module.main(url, key)

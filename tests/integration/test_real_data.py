@@ -44,7 +44,6 @@ def test_fraud_dataset_loads_exactly_once(
         "RISKOPS_DATA_DIR": str(tmp_path / "data"),
         "RISKOPS_DATABASE_URL": sqlite_url,
         "RISKOPS_SECRET_KEY": "test-secret",
-        "RISKOPS_MAX_EVENT_AGE_DAYS": "7300",  # the rows are from 2015
         "COLUMNS": "200",
     }
     # what the file holds, read independently of riskops

@@ -87,14 +87,14 @@ def _pool(workers: int) -> Pool:
 
 def _parallel(
     pool: Pool,
-    chunks: Iterator[list[tuple[int, Any]]],
+    chunks: Iterator[list[tuple[int, Any, Any]]],
     config: PrepareConfig,
     clock: Clock,
-) -> Iterator[tuple[list[tuple[int, Any]], tuple[list[Prepared], list[ItemResult]]]]:
+) -> Iterator[tuple[list[tuple[int, Any, Any]], tuple[list[Prepared], list[ItemResult]]]]:
     """Workers validate chunk k+1.. while the parent writes chunk k; order is kept."""
-    window: deque[tuple[list[tuple[int, Any]], AsyncResult[Any]]] = deque()
+    window: deque[tuple[list[tuple[int, Any, Any]], AsyncResult[Any]]] = deque()
     for chunk in chunks:
-        job = pool.apply_async(prepare_chunk, (([e for _, e in chunk], config, clock(), False),))
+        job = pool.apply_async(prepare_chunk, (([e for _, e, _ in chunk], config, clock(), False),))
         window.append((chunk, job))
         if len(window) > 4:
             done_chunk, done_job = window.popleft()
@@ -154,21 +154,23 @@ class FileIngest:
         try:
             chunks = self._chunks(source, column_map, summary, reject)
             prepared: Iterator[
-                tuple[list[tuple[int, Any]], tuple[list[Prepared], list[ItemResult]]]
+                tuple[list[tuple[int, Any, Any]], tuple[list[Prepared], list[ItemResult]]]
             ]
             if pool is None:
                 prepared = (
-                    (chunk, prepare_events([e for _, e in chunk], config, self._clock(), False))
+                    (chunk, prepare_events([e for _, e, _ in chunk], config, self._clock(), False))
                     for chunk in chunks
                 )
             else:
                 prepared = _parallel(pool, chunks, config, self._clock)
             for chunk, (good, bad) in prepared:
                 for item in bad:
-                    line, original = chunk[item.index]
-                    if isinstance(original, RawJson):
-                        original = original.data.decode("utf-8", "replace")[:2000]
-                    reject(line, item.event_id, item.problems, original)
+                    line, mapped, source_row = chunk[item.index]
+                    if isinstance(source_row, RawJson):
+                        source_row = source_row.data.decode("utf-8", "replace")[:2000]
+                    elif mapped is not source_row:  # name the mapped event too
+                        source_row = {"source": source_row, "mapped": mapped}
+                    reject(line, item.event_id, item.problems, source_row)
                 for result, prep in zip(self._ingest.write(good), good, strict=True):
                     if result.status == "accepted":
                         summary.accepted += 1
@@ -194,8 +196,8 @@ class FileIngest:
         column_map: ColumnMap | None,
         summary: IngestSummary,
         reject: Callable[[int, str | None, list[Problem], Any], None],
-    ) -> Iterator[list[tuple[int, Any]]]:
-        chunk: list[tuple[int, Any]] = []
+    ) -> Iterator[list[tuple[int, Any, Any]]]:
+        chunk: list[tuple[int, Any, Any]] = []
         rows = source.raw_lines() if column_map is None and source.fmt == "jsonl" else source
         for item in rows:
             summary.rows_read += 1
@@ -204,7 +206,7 @@ class FileIngest:
                 continue
             assert isinstance(item, Row)
             if column_map is None:
-                chunk.append((item.line, item.data))
+                chunk.append((item.line, item.data, item.data))
                 summary.events += 1
             else:
                 try:
@@ -215,7 +217,7 @@ class FileIngest:
                 for event in events:
                     if "event_id" not in event:
                         event["event_id"] = _derived_id(event)
-                    chunk.append((item.line, event))
+                    chunk.append((item.line, event, item.data))
                     summary.events += 1
             if len(chunk) >= self._chunk:
                 yield chunk

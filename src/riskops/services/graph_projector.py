@@ -9,13 +9,12 @@ itself (the fast path); after a bulk load that skipped it, this projector catche
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
-import orjson
-
-from riskops.core.entities import Edge, Node, extract
+from riskops.core.entities import Edge, Node
 from riskops.core.entities.touches import fold_touches
+from riskops.services.projector import safe_extract
 from riskops.stores.base import EdgeTouch, NodeTouch, Store, UnitOfWork
 
 GRAPH = "graph"
@@ -64,8 +63,7 @@ class GraphProjector:
                         return done
                     items: list[tuple[int, Any, Any]] = []
                     for row in rows:
-                        record: Mapping[str, Any] = orjson.loads(row.body)
-                        x = extract(record, self._secret, updates=False)
+                        x = safe_extract(row.seq, row.body, self._secret, updates=False)
                         items.append((row.occurred_at_us, x.nodes, x.edges))
                     self.fold_in(uow, items)
                     uow.cursors.set(GRAPH, rows[-1].seq)

@@ -10,6 +10,7 @@ otherwise (after a bulk load) the graph projector catches up.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
@@ -27,6 +28,7 @@ from riskops.services.projector import StateProjector
 from riskops.stores.base import Store
 
 __all__ = ["IngestService", "ItemResult", "Prepared"]
+log = logging.getLogger("riskops.ingest")
 
 
 class IngestService:
@@ -92,16 +94,21 @@ class IngestService:
             dup_seqs = uow.events.seqs(dup_ids) if dup_ids else {}
             uow.commit()
         if self._state is not None and fresh:
-            if all(p.extraction is not None for p in fresh):
-                self._state.offer(
-                    [
-                        (inserted[p.event_id], p.extraction.updates)
-                        for p in fresh
-                        if p.extraction is not None
-                    ]
-                )
-            else:
-                self._state.catch_up()
+            # The events are durable: a projection failure must not turn their acknowledgement
+            # into an error. The poller catches the state up from the log.
+            try:
+                if all(p.extraction is not None for p in fresh):
+                    self._state.offer(
+                        [
+                            (inserted[p.event_id], p.extraction.updates)
+                            for p in fresh
+                            if p.extraction is not None
+                        ]
+                    )
+                else:
+                    self._state.catch_up()
+            except Exception:
+                log.exception("online state update after append failed; the poller retries")
         results: list[ItemResult] = []
         for p in prepared:
             if id(p) in fresh_ids:

@@ -49,8 +49,10 @@ class ProfileService:
         self._secret = secret
         self._clock = clock
 
-    def resolve_id(self, entity_type: str, raw_id: str) -> str:
-        """Map what a caller knows (a raw email, address, phone, IP) onto the graph's id."""
+    def resolve_id(self, entity_type: str, raw_id: str, market: str | None = None) -> str:
+        """Map what a caller knows (a raw email, address, phone, IP) onto the graph's id.
+        ``market`` is the country whose calling code a national phone number belongs to (at
+        ingest, the event's market)."""
         if entity_type not in ENTITY_TYPES:
             raise ValidationFailed(
                 "unknown entity type",
@@ -68,7 +70,7 @@ class ProfileService:
                 elif entity_type == "email":
                     norm = normalize_email(raw_id)
                 elif entity_type == "phone":
-                    norm = normalize_phone(raw_id)
+                    norm = normalize_phone(raw_id, market)
                 else:
                     norm = raw_id
                 return hash_identifier(entity_type, norm, self._secret)
@@ -97,8 +99,9 @@ class ProfileService:
         windows: list[int] | None = None,
         as_of: datetime | None = None,
         link_limit: int = 50,
+        market: str | None = None,
     ) -> dict[str, Any]:
-        entity_id = self.resolve_id(entity_type, raw_id)
+        entity_id = self.resolve_id(entity_type, raw_id, market)
         windows = windows or list(STANDARD_WINDOWS)
         as_of_us = to_us(as_of or self._clock())
         with self._store.begin() as uow:

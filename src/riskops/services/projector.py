@@ -9,17 +9,30 @@ update loses nothing: the next catch-up (at start-up or on the poll timer) appli
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from itertools import pairwise
 
 import orjson
 
-from riskops.core.entities import extract
+from riskops.core.entities import Extraction, extract
 from riskops.core.state.model import StateUpdate
 from riskops.stores.base import OnlineState, Store
 
 Progress = Callable[[int, int], None]  # (applied so far, total to apply)
+log = logging.getLogger("riskops.projection")
+
+
+def safe_extract(seq: int, body: str, secret: bytes, *, updates: bool = True) -> Extraction:
+    """Extraction of a logged event that can never stop a projection: an event that cannot be
+    projected (a bug, or data from an older version) is logged loudly and skipped, so one bad
+    row does not freeze every later event's counters."""
+    try:
+        return extract(orjson.loads(body), secret, updates=updates)
+    except Exception:
+        log.exception("event seq=%d cannot be projected; skipped", seq)
+        return Extraction()
 
 
 class StateProjector:
@@ -74,7 +87,7 @@ class StateProjector:
                 return applied
             updates: list[StateUpdate] = []
             for row in rows:
-                updates.extend(extract(orjson.loads(row.body), self._secret).updates)
+                updates.extend(safe_extract(row.seq, row.body, self._secret).updates)
             if self._state.apply(updates, cursor, rows[-1].seq):
                 applied += len(rows)
                 if progress is not None and total is not None:

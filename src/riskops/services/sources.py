@@ -47,6 +47,8 @@ class FileSource:
     def __init__(self, path: Path, fmt: str, csv_delimiter: str = ",") -> None:
         if not path.exists():
             raise ValidationFailed("file not found", [Problem("file", f"{path} does not exist")])
+        if not path.is_file():
+            raise ValidationFailed("not a file", [Problem("file", f"{path} is not a file")])
         self.path = path
         self.fmt = fmt
         self.delimiter = csv_delimiter
@@ -56,7 +58,12 @@ class FileSource:
     def _parquet_rows(self) -> int:
         import pyarrow.parquet as pq
 
-        return int(pq.ParquetFile(self.path).metadata.num_rows)
+        try:
+            return int(pq.ParquetFile(self.path).metadata.num_rows)
+        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            raise ValidationFailed(
+                "cannot read the Parquet file", [Problem("file", f"{self.path.name}: {exc}")]
+            ) from None
 
     def __iter__(self) -> Iterator[Row | BadRow]:
         if self.fmt == "jsonl":
@@ -100,6 +107,7 @@ class FileSource:
     def _csv(self) -> Iterator[Row | BadRow]:
         bad_utf8: set[int] = set()
         state = {"last_line": 0, "unterminated": False}
+        quotes = [0]  # quote characters read since the last row was yielded
 
         def lines() -> Iterator[str]:
             with self.path.open("rb") as fh:
@@ -107,6 +115,7 @@ class FileSource:
                     self.position += len(line)
                     state["last_line"] = number
                     state["unterminated"] = not line.endswith(b"\n")
+                    quotes[0] += line.count(b'"')
                     if number == 1 and line.startswith(b"\xef\xbb\xbf"):
                         line = line[3:]
                     try:
@@ -121,22 +130,28 @@ class FileSource:
         except StopIteration:
             return
         width = len(header)
+        quotes[0] = 0
         for fields in reader:
             line_no = reader.line_num
+            # csv ends a quoted field that the end of the file cut off as if it were closed
+            in_quotes, quotes[0] = quotes[0] % 2 == 1, 0
             if not fields:
                 continue
             raw = self.delimiter.join(fields)[:500]
             if line_no in bad_utf8:
                 yield BadRow(line_no, [Problem("line", "invalid UTF-8")], raw)
                 continue
+            last = bool(state["unterminated"]) and line_no == state["last_line"]
             if len(fields) != width:
-                last = bool(state["unterminated"]) and line_no == state["last_line"]
                 reason = f"row has {len(fields)} of {width} columns" + (
-                    " (truncated last line)" if last else ""
+                    " (truncated last line)" if last and len(fields) < width else ""
                 )
-                yield BadRow(line_no, [Problem("line", reason)], raw)
+            elif last and in_quotes:
+                reason = "truncated last line (it ends inside a quoted field)"
+            else:
+                yield Row(line_no, dict(zip(header, fields, strict=True)))
                 continue
-            yield Row(line_no, dict(zip(header, fields, strict=True)))
+            yield BadRow(line_no, [Problem("line", reason)], raw)
 
     def _parquet(self) -> Iterator[Row | BadRow]:
         import pyarrow.parquet as pq

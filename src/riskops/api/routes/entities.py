@@ -63,6 +63,11 @@ def get_entity(
     windows: str | None = Query(None, description="e.g. 1h,24h,30d (60 s to 90 days)"),
     as_of: datetime | None = Query(None, description="window end (RFC 3339); default now"),
     links: int = Query(50, ge=0, le=1000, description="most linked entities to return"),
+    market: str | None = Query(
+        None,
+        pattern="^[A-Za-z]{2}$",
+        description="for a national phone number: the market it belongs to (e.g. ID)",
+    ),
     rt: Runtime = Depends(runtime),
     _key: ApiKeyRow = Depends(require("read")),
 ) -> Response:
@@ -74,5 +79,6 @@ def get_entity(
         windows=rt.profiles.parse_windows(windows),
         as_of=as_of,
         link_limit=links,
+        market=market.upper() if market else None,
     )
     return json_response(profile)

@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from riskops.core.events.common import (
+    MAX_AMOUNT,
     Address,
     Amount,
     Channel,
@@ -112,6 +113,14 @@ class OrderPlaced(Payload):
             total = round(sum(item.price * item.qty for item in self.items), 2)
             object.__setattr__(self, "amount", total)
         return self
+
+    @field_validator("items")
+    @classmethod
+    def _items_total(cls, items: list[LineItem]) -> list[LineItem]:
+        total = sum(item.price * item.qty for item in items)
+        if total > MAX_AMOUNT:
+            raise ValueError(f"the items add up to {total:.3g}, over the limit of {MAX_AMOUNT:.0e}")
+        return items
 
 
 class PaymentResult(Payload):

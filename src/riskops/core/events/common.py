@@ -23,7 +23,9 @@ def _check_currency(value: str) -> str:
 
 
 Id = Annotated[str, AfterValidator(_check_id)]
-Amount = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+MAX_AMOUNT = 1e15
+"""Largest accepted money amount or price (in the currency's major unit)."""
+Amount = Annotated[float, Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False)]
 Currency = Annotated[str, AfterValidator(_check_currency)]
 
 PaymentMethod = Literal[

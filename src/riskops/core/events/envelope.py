@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from riskops.core.events.common import Id
 
@@ -46,13 +46,21 @@ class EnvelopeIn(BaseModel):
 
     event_id: Id = Field(description="Idempotency key: the same id is stored and applied once.")
     type: str = Field(description="Event type from the catalogue, e.g. order.placed.")
-    schema_version: int = Field(default=1, ge=1, description="Version of the payload schema.")
+    schema_version: StrictInt = Field(default=1, ge=1, description="Version of the payload schema.")
     occurred_at: AwareDatetime = Field(description="When it happened; RFC 3339 with a zone.")
     market: str = Field(description="ISO 3166-1 alpha-2 country code of the market, e.g. ID.")
     user_id: Id | None = Field(default=None, description="The acting user, when known.")
     device: DeviceInfo | None = None
     ip: str | None = Field(default=None, description="Client IP address (v4 or v6).")
     payload: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("occurred_at", mode="before")
+    @classmethod
+    def _occurred_text(cls, value: object) -> object:
+        # a datetime object arrives from Parquet files; numbers (epoch seconds?) are refused
+        if not isinstance(value, str | datetime):
+            raise ValueError("must be an RFC 3339 string with a zone, e.g. 2026-11-27T10:00:00Z")
+        return value
 
     @field_validator("market", mode="before")
     @classmethod

@@ -20,7 +20,7 @@ _SERVER_FIELDS = ("received_at", "extensions")
 @dataclass(frozen=True, slots=True)
 class ParseLimits:
     max_future_skew: timedelta = timedelta(minutes=5)
-    max_age: timedelta = timedelta(days=3650)
+    max_age: timedelta = timedelta(days=10_950)
 
 
 def _problems(error: ValidationError, prefix: str = "") -> list[Problem]:

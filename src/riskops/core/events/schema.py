@@ -35,8 +35,9 @@ def catalogue_schema() -> dict[str, Any]:
     envelope["properties"]["type"]["enum"] = sorted(CATALOGUE)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "riskops event",
         **envelope,
+        "title": "riskops event",
+        "description": "One event: the envelope, and the payload of its type (see oneOf).",
         "oneOf": variants,
         "$defs": defs,
     }
