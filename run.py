@@ -48,8 +48,9 @@ def demo(extra: list[str]) -> None:
     """Serve the API on the embedded default, with a fresh admin key printed first."""
     print("\nAn API key for this demo (admin scope):", flush=True)
     sh(BIN / "riskops", "keys", "create", "--name", "demo", "--scope", "admin")
-    print("\nTry:  curl -H 'Authorization: Bearer <key>' http://127.0.0.1:8600/readyz\n",
-          flush=True)
+    print(
+        "\nTry:  curl -H 'Authorization: Bearer <key>' http://127.0.0.1:8600/readyz\n", flush=True
+    )
     sh(BIN / "riskops", "serve", *extra)
 
 

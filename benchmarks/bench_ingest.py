@@ -23,8 +23,8 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import create_key, peak_rss_mb, percentile, riskops_env, server, table  # noqa: E402
-from synth import events  # noqa: E402
+from common import create_key, peak_rss_mb, percentile, riskops_env, server, table
+from synth import events
 
 
 def _fresh_pg(url: str) -> str:
@@ -53,11 +53,13 @@ def bench_file(args: argparse.Namespace, work: Path) -> None:
         for e in events(args.events, seed=args.seed):
             fh.write(orjson.dumps(e) + b"\n")
     gen_s = time.perf_counter() - t0
-    settings = Settings(data_dir=work / "data", secret_key="bench-secret",
-                        database_url=args.database_url)
+    settings = Settings(
+        data_dir=work / "data", secret_key="bench-secret", database_url=args.database_url
+    )
     runtime = build_runtime(settings, with_state=False)
-    summary = FileIngest(runtime.ingest, runtime.clock, chunk=args.chunk,
-                         workers=args.workers).run(path, rejected_path=work / "rejected.jsonl")
+    summary = FileIngest(runtime.ingest, runtime.clock, chunk=args.chunk, workers=args.workers).run(
+        path, rejected_path=work / "rejected.jsonl"
+    )
     t1 = time.perf_counter()
     folded = runtime.graph.catch_up()
     graph_s = time.perf_counter() - t1
@@ -77,8 +79,10 @@ def bench_file(args: argparse.Namespace, work: Path) -> None:
             ("log append: events/s (durable)", f"{summary.rate:,.0f}"),
             ("entity graph catch-up: events/s", f"{folded / graph_s:,.0f}"),
             ("online state rebuild: events/s", f"{applied / state_s:,.0f}"),
-            ("end to end (log+graph): events/s",
-             f"{summary.accepted / (summary.seconds + graph_s):,.0f}"),
+            (
+                "end to end (log+graph): events/s",
+                f"{summary.accepted / (summary.seconds + graph_s):,.0f}",
+            ),
             ("peak RSS of this process (MB)", f"{peak_rss_mb():,.0f}"),
             ("peak RSS of worker processes (MB)", f"{peak_rss_mb(children=True):,.0f}"),
         ],
@@ -92,8 +96,9 @@ async def _post_all(url: str, key: str, bodies: list[bytes], concurrency: int) -
         queue.put_nowait(b)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits,
-                                 timeout=30) as client:
+    async with httpx.AsyncClient(
+        base_url=url, headers=headers, limits=limits, timeout=30
+    ) as client:
 
         async def worker() -> None:
             while True:
@@ -119,7 +124,7 @@ def bench_http(args: argparse.Namespace, work: Path) -> None:
     with server(env, workers=args.server_workers) as url:
         warm = bodies[: min(500, len(bodies) // 10)]
         asyncio.run(_post_all(url, key, warm, args.concurrency))
-        rest = bodies[len(warm):]
+        rest = bodies[len(warm) :]
         t0 = time.perf_counter()
         latencies = asyncio.run(_post_all(url, key, rest, args.concurrency))
         elapsed = time.perf_counter() - t0
@@ -138,13 +143,15 @@ def bench_http(args: argparse.Namespace, work: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("mode", choices=["file", "http"])
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--database-url", default=None,
-                        help="PostgreSQL URL (a fresh schema is created in it)")
+    parser.add_argument(
+        "--database-url", default=None, help="PostgreSQL URL (a fresh schema is created in it)"
+    )
     parser.add_argument("--workers", type=int, default=2, help="file: validation workers")
     parser.add_argument("--chunk", type=int, default=5000, help="file: events per transaction")
     parser.add_argument("--concurrency", type=int, default=32, help="http: connections")

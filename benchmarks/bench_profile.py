@@ -23,14 +23,15 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_ingest import _fresh_pg  # noqa: E402
-from common import create_key, percentile, riskops_env, server, table  # noqa: E402
-from synth import events  # noqa: E402
+from bench_ingest import _fresh_pg
+from common import create_key, percentile, riskops_env, server, table
+from synth import events
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--lookups", type=int, default=2000)
     parser.add_argument("--database-url", default=None)
@@ -48,12 +49,17 @@ def main() -> None:
             for e in events(args.events, span_s=7 * 86_400):
                 fh.write(orjson.dumps(e) + b"\n")
         prefix = f"bench-{int(time.time())}"
-        settings = Settings(data_dir=work / "data", secret_key="bench-secret",
-                            database_url=db_url, state_backend=args.state_backend,
-                            redis_prefix=prefix)
+        settings = Settings(
+            data_dir=work / "data",
+            secret_key="bench-secret",
+            database_url=db_url,
+            state_backend=args.state_backend,
+            redis_prefix=prefix,
+        )
         loader = build_runtime(settings, with_state=False)
         FileIngest(loader.ingest, loader.clock, workers=2).run(
-            path, rejected_path=work / "rejected.jsonl")
+            path, rejected_path=work / "rejected.jsonl"
+        )
         loader.graph.catch_up()
         loader.close()
         rt = build_runtime(settings)
@@ -61,8 +67,10 @@ def main() -> None:
         rng = random.Random(3)
         targets = [("user", f"u{rng.randrange(20_000)}") for _ in range(args.lookups)]
         targets += [("device", f"dev-{rng.randrange(15_000):05d}") for _ in range(args.lookups)]
-        targets += [("address", f"{rng.randrange(5000)} Main Street Jakarta ID")
-                    for _ in range(args.lookups // 4)]
+        targets += [
+            ("address", f"{rng.randrange(5000)} Main Street Jakarta ID")
+            for _ in range(args.lookups // 4)
+        ]
         service: list[float] = []
         misses = 0
         for kind, ident in targets:
@@ -78,8 +86,10 @@ def main() -> None:
         key = create_key(env)
         rt.close()
         http: list[float] = []
-        with server(env) as url, httpx.Client(base_url=url, headers={
-                "Authorization": f"Bearer {key}"}) as client:
+        with (
+            server(env) as url,
+            httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as client,
+        ):
             for kind, ident in targets[: args.lookups]:
                 t0 = time.perf_counter()
                 client.get(f"/v1/entities/{kind}/{ident}")

@@ -35,9 +35,22 @@ def riskops_env(data_dir: Path, **extra: str) -> dict[str, str]:
 
 def create_key(env: dict[str, str]) -> str:
     out = subprocess.run(
-        [sys.executable, "-m", "riskops.cli.main", "keys", "create", "-q", "-n", "bench",
-         "-s", "admin"],
-        env=env, check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "riskops.cli.main",
+            "keys",
+            "create",
+            "-q",
+            "-n",
+            "bench",
+            "-s",
+            "admin",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return out.stdout.strip().splitlines()[-1]
 
@@ -46,9 +59,19 @@ def create_key(env: dict[str, str]) -> str:
 def server(env: dict[str, str], workers: int = 1) -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "riskops.cli.main", "serve", "--port", str(port),
-         "--workers", str(workers)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "riskops.cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:

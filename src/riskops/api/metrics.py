@@ -36,6 +36,32 @@ ASGIApp = Callable[
 ]
 
 
+_ENDPOINT_PATHS: dict[object, str] = {}
+
+
+def _route_path(scope: Scope) -> str:
+    """The route template of the request (FastAPI sets ``route``; a plain Starlette route only
+    ``endpoint``, whose template is looked up once)."""
+    fixed = scope.get("riskops.route")
+    if fixed is not None:
+        return str(fixed)
+    route = scope.get("route")
+    if route is not None:
+        return str(getattr(route, "path", "unmatched"))
+    endpoint = scope.get("endpoint")
+    if endpoint is None:
+        return "unmatched"
+    if endpoint not in _ENDPOINT_PATHS:
+        app = scope.get("app")
+        for candidate in getattr(getattr(app, "router", None), "routes", []):
+            if getattr(candidate, "endpoint", None) is endpoint:
+                _ENDPOINT_PATHS[endpoint] = str(candidate.path)
+                break
+        else:
+            return "unmatched"
+    return _ENDPOINT_PATHS[endpoint]
+
+
 class MetricsMiddleware:
     """Pure ASGI middleware (no per-request task): times each request by its route template."""
 
@@ -62,8 +88,7 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, _send)
         finally:
-            route = scope.get("route")
-            path = getattr(route, "path", "unmatched")
+            path = _route_path(scope)
             REQUESTS.labels(scope["method"], path, f"{status[0] // 100}xx").observe(
                 time.perf_counter() - start
             )

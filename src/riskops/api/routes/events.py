@@ -12,7 +12,7 @@ from starlette.responses import Response
 from riskops.api.deps import require, runtime
 from riskops.api.errors import json_response
 from riskops.api.metrics import EVENTS
-from riskops.errors import BadRequest, NotFound, PayloadTooLarge, Problem
+from riskops.errors import BadRequest, NotFound, PayloadTooLarge, Problem, RiskopsError
 from riskops.services.runtime import Runtime
 from riskops.stores.base import ApiKeyRow
 
@@ -109,9 +109,27 @@ def _decode(body: bytes) -> Any:
 )
 async def post_events(
     request: Request,
-    rt: Runtime = Depends(runtime),
+    _rt: Runtime = Depends(runtime),
     _key: ApiKeyRow = Depends(require("ingest")),
 ) -> Response:
+    """Declared for the OpenAPI schema (and used if the lean route is not installed); the app
+    serves this path with :func:`post_events_lean`, which does the same without FastAPI's
+    per-request dependency machinery."""
+    return await ingest_request(request)
+
+
+async def post_events_lean(request: Request) -> Response:
+    """The hot path: a plain Starlette endpoint. Auth and errors are handled here, exactly as
+    the FastAPI route and the app's error handler would."""
+    try:
+        await require("ingest")(request)
+        return await ingest_request(request)
+    except RiskopsError as exc:
+        return json_response(exc.as_dict(), exc.status)
+
+
+async def ingest_request(request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
     settings = rt.settings
     data = _decode(await _read_body(request, settings.max_body_bytes))
     committer = request.app.state.committer
