@@ -3,22 +3,15 @@ and the README quickstart's Python twin runs against a real server."""
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from riskops.config import Settings
 from riskops.core.events import CATALOGUE
+from tests.integration.servers import ServerPool, create_key, riskops_env
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -49,49 +42,13 @@ def test_cli_commands_are_documented(command: str) -> None:
     assert f"riskops {command.split()[0]}" in README
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    env = dict(os.environ)
-    env.update({"RISKOPS_DATA_DIR": str(tmp_path / "data"), "RISKOPS_SECRET_KEY": "docs"})
-    cli = [sys.executable, "-m", "riskops.cli.main"]
-    key = subprocess.run(
-        [*cli, "keys", "create", "--name", "docs", "--scope", "ingest", "--scope", "read", "-q"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    port = _free_port()
-    proc = subprocess.Popen(
-        [*cli, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.1)
-        else:
-            pytest.fail("server did not become ready within 60 s")
-        yield url, key
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+def live_server(tmp_path: Path, pool: ServerPool) -> tuple[str, str]:
+    env = riskops_env(tmp_path / "data")
+    key = create_key(env, tmp_path)
+    server = pool.new("docs", env)
+    server.start()
+    return server.url, key
 
 
 def test_quickstart_example_runs(live_server: tuple[str, str]) -> None:

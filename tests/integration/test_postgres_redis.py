@@ -25,7 +25,7 @@ import redis
 import sqlalchemy as sa
 
 from tests.factories import event
-from tests.integration.test_crash_and_restart import (
+from tests.integration.servers import (
     Server,
     ServerPool,
     build_units,

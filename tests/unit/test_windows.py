@@ -180,9 +180,9 @@ def test_late_update_is_skipped_only_where_beyond_retention() -> None:
     series = Series()
     series.add(AS_OF, None, None)
     series.add(AS_OF - 20 * 60 * S, None, None)  # beyond 16 min, within 6 h
-    assert [len(d) for d in series.buckets] == [1, 2, 2, 1, 1]
+    assert series.bucket_counts() == [1, 2, 2, 1, 1]
     series.add(AS_OF - 92 * DAY, None, None)  # beyond every retention
-    assert [len(d) for d in series.buckets] == [1, 2, 2, 1, 1]
+    assert series.bucket_counts() == [1, 2, 2, 1, 1]
 
 
 def test_memory_is_bounded_by_retention() -> None:
@@ -196,8 +196,8 @@ def test_memory_is_bounded_by_retention() -> None:
         late = rng.randrange(30 * 60 * S) if rng.random() < 0.2 else 0
         series.add(start + i * step - late, 1.0, rng.randrange(50))
         if i % 1000 == 0:
-            assert all(len(d) <= b for d, b in zip(series.buckets, bounds, strict=True))
-    assert all(len(d) <= b for d, b in zip(series.buckets, bounds, strict=True))
+            assert all(n <= b for n, b in zip(series.bucket_counts(), bounds, strict=True))
+    assert all(n <= b for n, b in zip(series.bucket_counts(), bounds, strict=True))
     assert series.bucket_count() <= sum(bounds)
     # a 200-day series kept at 5 s would need 3.4M buckets; retention keeps about a thousand
     assert series.bucket_count() < 1_500

@@ -2,11 +2,15 @@
 
 Thread-safe: one lock guards the buckets and the cursor, so ``apply`` is atomic with respect to
 every other call. Windows, retention and distinct semantics are those of
-:mod:`riskops.core.state.windows` and :mod:`riskops.core.state.buckets`.
+:mod:`riskops.core.state.windows` and :mod:`riskops.core.state.buckets`. A chunk is validated,
+hashed and grouped by series before the lock is taken; under the lock only the merge runs.
 
 Memory is bounded by retention: per series by bucket pruning, and across series by dropping
 those idle for longer than the longest retention (91 days) relative to the newest
-``occurred_at`` this store has received (checked at most once per day of event time).
+``occurred_at`` this store has received. That check scans every series, so it runs at most once
+per day of event time *and* only once at least as many updates as there were series have been
+applied since the previous one (its cost stays a constant per update, even during a rebuild
+that crosses months of event time in minutes).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 
-from riskops.core.state.buckets import BucketStore, validate_update
+from riskops.core.state.buckets import BucketStore
 from riskops.core.state.model import StateUpdate, WindowStats
 
 _EVICT_EVERY_US = 86_400 * 1_000_000
@@ -27,6 +31,7 @@ class MemoryOnlineState:
         self._cursor = 0
         self._watermark_us: int | None = None
         self._next_evict_us: int | None = None
+        self._applied_since_evict = 0
 
     def cursor(self) -> int:
         with self._lock:
@@ -38,26 +43,30 @@ class MemoryOnlineState:
         is applied."""
         if to_seq < from_seq:
             raise ValueError(f"to_seq ({to_seq}) must not be before from_seq ({from_seq})")
-        for update in updates:
-            validate_update(update)
+        groups = self._store.prepare(updates)
         with self._lock:
             if self._cursor != from_seq:
                 return False
-            add = self._store.add
-            newest = self._watermark_us
-            for update in updates:
-                add(update)
-                if newest is None or update.occurred_at_us > newest:
-                    newest = update.occurred_at_us
+            newest = self._store.merge(groups)
             self._cursor = to_seq
-            self._watermark_us = newest
             if newest is not None:
-                if self._next_evict_us is None:
-                    self._next_evict_us = newest + _EVICT_EVERY_US
-                elif newest >= self._next_evict_us:
-                    self._store.evict_idle(newest)
-                    self._next_evict_us = newest + _EVICT_EVERY_US
+                self._after_merge(newest, len(updates))
             return True
+
+    def _after_merge(self, newest: int, applied: int) -> None:
+        if self._watermark_us is None or newest > self._watermark_us:
+            self._watermark_us = newest
+        watermark = self._watermark_us
+        self._applied_since_evict += applied
+        if self._next_evict_us is None:
+            self._next_evict_us = watermark + _EVICT_EVERY_US
+        elif (
+            watermark >= self._next_evict_us
+            and self._applied_since_evict >= self._store.series_count()
+        ):
+            self._store.evict_idle(watermark)
+            self._next_evict_us = watermark + _EVICT_EVERY_US
+            self._applied_since_evict = 0
 
     def window(
         self, entity_type: str, entity_id: str, metric: str, window_s: int, as_of_us: int
@@ -84,6 +93,7 @@ class MemoryOnlineState:
             self._cursor = 0
             self._watermark_us = None
             self._next_evict_us = None
+            self._applied_since_evict = 0
 
     def close(self) -> None:
         """Nothing to release."""
