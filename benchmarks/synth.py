@@ -45,10 +45,16 @@ def events(
             "market": rng.choice(["ID", "TH", "MY", "SG"]),
             "user_id": f"u{u}",
             "device": {"fingerprint": f"dev-{u % 15000:05d}"},
-            "ip": f"10.{u % 200}.{(u // 200) % 250}.{rng.randrange(1, 250)}",
+            "ip": _ip(u, rng),
         }
         event["payload"] = _payload(kind, rng, u, i)
         yield event
+
+
+def _ip(u: int, rng: random.Random) -> str:
+    """Most users keep to one or two addresses; one event in ten comes from elsewhere."""
+    last = (u % 2) + 1 if rng.random() > 0.1 else rng.randrange(3, 250)
+    return f"10.{u % 200}.{(u // 200) % 250}.{last}"
 
 
 def _payload(kind: str, rng: random.Random, u: int, i: int) -> dict[str, Any]:

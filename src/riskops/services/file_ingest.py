@@ -13,8 +13,8 @@ import multiprocessing
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -80,28 +80,29 @@ def _derived_id(event: dict[str, Any]) -> str:
     return f"{event.get('type', 'event')}:{digest[:32]}"
 
 
-def _pool(workers: int) -> Pool:
-    # spawn, not fork: the parent has threads (progress bar, database pool)
-    return multiprocessing.get_context("spawn").Pool(workers)
+def _pool(workers: int) -> ProcessPoolExecutor:
+    # spawn, not fork: the parent has threads (progress bar, database pool). An executor, not
+    # a Pool: a worker that dies raises BrokenProcessPool here instead of hanging the load.
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
 
 
 def _parallel(
-    pool: Pool,
+    pool: ProcessPoolExecutor,
     chunks: Iterator[list[tuple[int, Any, Any]]],
     config: PrepareConfig,
     clock: Clock,
 ) -> Iterator[tuple[list[tuple[int, Any, Any]], tuple[list[Prepared], list[ItemResult]]]]:
     """Workers validate chunk k+1.. while the parent writes chunk k; order is kept."""
-    window: deque[tuple[list[tuple[int, Any, Any]], AsyncResult[Any]]] = deque()
+    window: deque[tuple[list[tuple[int, Any, Any]], Future[Any]]] = deque()
     for chunk in chunks:
-        job = pool.apply_async(prepare_chunk, (([e for _, e, _ in chunk], config, clock(), False),))
+        job = pool.submit(prepare_chunk, ([e for _, e, _ in chunk], config, clock(), False))
         window.append((chunk, job))
         if len(window) > 4:
             done_chunk, done_job = window.popleft()
-            yield done_chunk, done_job.get()
+            yield done_chunk, done_job.result()
     while window:
         done_chunk, done_job = window.popleft()
-        yield done_chunk, done_job.get()
+        yield done_chunk, done_job.result()
 
 
 class FileIngest:
@@ -183,8 +184,7 @@ class FileIngest:
         finally:
             gc.set_threshold(*gc_threshold)
             if pool is not None:
-                pool.terminate()
-                pool.join()
+                pool.shutdown(wait=True, cancel_futures=True)
             if rejected_fh is not None:
                 rejected_fh.close()
         summary.seconds = time.perf_counter() - started

@@ -63,18 +63,21 @@ class IngestService:
         """Append in one transaction; one accepted / duplicate result per item, in order."""
         if not prepared:
             return []
-        fresh_ids: set[int] = set()
         with self._store.begin(write=True) as uow:
             uow.events.lock_for_append()
             before = uow.events.last_seq()
             inserted = uow.events.append([p.row for p in prepared])
-            claimed: set[str] = set()
-            fresh: list[Prepared] = []
+            # fresh[i]: prepared[i] is the first occurrence of an id the log inserted
+            unclaimed = set(inserted)
+            fresh_flags: list[bool] = []
             for p in prepared:
-                if p.event_id in inserted and p.event_id not in claimed:
-                    claimed.add(p.event_id)
-                    fresh.append(p)
-                    fresh_ids.add(id(p))
+                eid = p.row.event_id
+                if eid in unclaimed:
+                    unclaimed.discard(eid)
+                    fresh_flags.append(True)
+                else:
+                    fresh_flags.append(False)
+            fresh = [p for p, f in zip(prepared, fresh_flags, strict=True) if f]
             # fast path: the graph was up to date, fold the new events in right here
             if (
                 fresh
@@ -90,7 +93,7 @@ class IngestService:
                     ),
                 )
                 uow.cursors.set(GRAPH, max(inserted.values()))
-            dup_ids = [p.event_id for p in prepared if id(p) not in fresh_ids]
+            dup_ids = [p.row.event_id for p, f in zip(prepared, fresh_flags, strict=True) if not f]
             dup_seqs = uow.events.seqs(dup_ids) if dup_ids else {}
             uow.commit()
         if self._state is not None and fresh:
@@ -109,15 +112,12 @@ class IngestService:
                     self._state.catch_up()
             except Exception:
                 log.exception("online state update after append failed; the poller retries")
-        results: list[ItemResult] = []
-        for p in prepared:
-            if id(p) in fresh_ids:
-                results.append(ItemResult(p.index, "accepted", p.event_id, inserted[p.event_id]))
-            else:
-                results.append(
-                    ItemResult(p.index, "duplicate", p.event_id, dup_seqs.get(p.event_id))
-                )
-        return results
+        return [
+            ItemResult(p.index, "accepted", p.row.event_id, inserted[p.row.event_id])
+            if f
+            else ItemResult(p.index, "duplicate", p.row.event_id, dup_seqs.get(p.row.event_id))
+            for p, f in zip(prepared, fresh_flags, strict=True)
+        ]
 
     def stored(self, event_id: str) -> dict[str, Any] | None:
         """The event as stored in the log, with its ``seq``."""

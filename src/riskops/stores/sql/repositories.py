@@ -104,8 +104,10 @@ class SqlEventLog:
         # Raw driver executemany: the hot path of bulk loads (no per-row statement compile).
         # ON CONFLICT skips ids already logged, and repeats inside the batch after the first.
         self._conn.exec_driver_sql(_sql(self._dialect, _INSERT_EVENT), rows)
-        q = sa.select(events.c.event_id, events.c.seq).where(events.c.seq > before)
-        return {row.event_id: row.seq for row in self._conn.execute(q)}
+        new = self._conn.exec_driver_sql(
+            _sql(self._dialect, "SELECT event_id, seq FROM events WHERE seq > ?"), (before,)
+        )
+        return {str(eid): int(seq) for eid, seq in new.fetchall()}
 
     def read_after(self, seq: int, limit: int) -> list[StoredEvent]:
         q = (
