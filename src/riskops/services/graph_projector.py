@@ -32,7 +32,7 @@ def touches(
 
 
 class GraphProjector:
-    def __init__(self, store: Store, secret: bytes, chunk: int = 5000) -> None:
+    def __init__(self, store: Store, secret: bytes, chunk: int = 20_000) -> None:
         self._store = store
         self._secret = secret
         self._chunk = chunk

@@ -20,7 +20,8 @@ class DeviceInfo(BaseModel):
     is absent riskops derives one from the other attributes (see docs/fingerprint.md) and sets
     ``fingerprint_source`` to ``derived``. Unknown attributes are kept."""
 
-    model_config = ConfigDict(extra="allow", frozen=True, str_strip_whitespace=True)
+    # not frozen: parsing fills in the derived fingerprint on the instance it just validated
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
 
     fingerprint: str | None = Field(default=None, min_length=4, max_length=128)
     fingerprint_source: str | None = Field(

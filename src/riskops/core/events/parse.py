@@ -40,19 +40,18 @@ def _problems(error: ValidationError, prefix: str = "") -> list[Problem]:
 
 
 def _derive_device(device: DeviceInfo, secret: bytes) -> DeviceInfo:
-    attrs = device.model_dump(exclude_none=True)
+    """Fill in where the fingerprint came from (the instance was validated for this event
+    alone, so it is updated in place)."""
     if device.fingerprint:
-        return device.model_copy(update={"fingerprint_source": "client"})
-    derived = device_fingerprint(attrs, secret)
-    if derived is None:
+        device.fingerprint_source = "client"
         return device
-    return device.model_copy(
-        update={
-            "fingerprint": derived,
-            "fingerprint_source": "derived",
-            "fingerprint_quality": fingerprint_quality(attrs),
-        }
-    )
+    attrs = device.model_dump(exclude_none=True)
+    derived = device_fingerprint(attrs, secret)
+    if derived is not None:
+        device.fingerprint = derived
+        device.fingerprint_source = "derived"
+        device.fingerprint_quality = fingerprint_quality(attrs)
+    return device
 
 
 def parse_event(
