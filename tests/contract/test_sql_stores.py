@@ -892,3 +892,28 @@ def test_cursor_for_update_serialises_projectors(store: SqlStore, existing: bool
     assert errors == []
     with store.begin() as uow:
         assert uow.cursors.get("graph") == 15
+
+
+@pytest.mark.parametrize("size", [150, 1200], ids=["small-batch", "bulk-batch"])
+def test_a_big_batch_keeps_order_and_first_occurrence(store: SqlStore, size: int) -> None:
+    # large batches take the bulk path on PostgreSQL (COPY into a staging table); the
+    # semantics must be the same as row by row
+    with store.begin(write=True) as uow:
+        uow.events.append([ev("old-1", "first"), ev("old-2", "first")])
+        uow.commit()
+    ids = [f"b-{i:05d}" for i in range(size)]
+    batch = [ev(i, "first") for i in ids]
+    batch.insert(size // 2, ev("old-1", "again"))  # already logged
+    batch.insert(size // 3, ev(ids[10], "again"))  # repeated later in the batch
+    batch.append(ev(ids[0], "again"))
+    with store.begin(write=True) as uow:
+        got = uow.events.append(batch)
+        uow.commit()
+    assert sorted(got) == ids
+    assert [got[i] for i in ids] == sorted(got.values())  # seq follows batch order
+    with store.begin() as uow:
+        assert uow.events.count() == size + 2
+        for event_id in (ids[0], ids[10], "old-1"):
+            stored = uow.events.get(event_id)
+            assert stored is not None
+            assert stored.body == "first"

@@ -45,6 +45,24 @@ _INSERT_EVENT = (
     "market, user_id, device_fp, ip, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (event_id) DO NOTHING"
 )
+_COPY_FROM = 200
+"""PostgreSQL batches at least this big go through COPY (executemany below)."""
+_EVENT_COLUMNS = (
+    "event_id, type, schema_version, occurred_at_us, received_at_us, market, user_id, "
+    "device_fp, ip, body"
+)
+_STAGE_EVENTS = (
+    "CREATE TEMP TABLE IF NOT EXISTS events_stage (ordinal integer, event_id varchar(128), "
+    "type varchar(64), schema_version smallint, occurred_at_us bigint, received_at_us bigint, "
+    "market varchar(2), user_id varchar(128), device_fp varchar(128), ip varchar(45), "
+    "body text) ON COMMIT DELETE ROWS"
+)
+_COPY_STAGE = f"COPY events_stage (ordinal, {_EVENT_COLUMNS}) FROM STDIN"
+_INSERT_FROM_STAGE = (
+    f"INSERT INTO events ({_EVENT_COLUMNS}) "  # noqa: S608 - constant column list only
+    f"SELECT {_EVENT_COLUMNS} FROM events_stage ORDER BY ordinal "
+    "ON CONFLICT (event_id) DO NOTHING"
+)
 _UPSERT_NODE = (
     "INSERT INTO entities (type, id, first_seen_us, last_seen_us, events) "
     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (type, id) DO UPDATE SET "
@@ -101,13 +119,27 @@ class SqlEventLog:
             )
             for e in batch
         ]
-        # Raw driver executemany: the hot path of bulk loads (no per-row statement compile).
-        # ON CONFLICT skips ids already logged, and repeats inside the batch after the first.
-        self._conn.exec_driver_sql(_sql(self._dialect, _INSERT_EVENT), rows)
+        if self._dialect == "postgresql" and len(rows) >= _COPY_FROM:
+            self._copy_append(rows)
+        else:
+            # Raw driver executemany: no per-row statement compile. ON CONFLICT skips ids
+            # already logged, and repeats inside the batch after the first.
+            self._conn.exec_driver_sql(_sql(self._dialect, _INSERT_EVENT), rows)
         new = self._conn.exec_driver_sql(
             _sql(self._dialect, "SELECT event_id, seq FROM events WHERE seq > ?"), (before,)
         )
         return {str(eid): int(seq) for eid, seq in new.fetchall()}
+
+    def _copy_append(self, rows: list[tuple[Any, ...]]) -> None:
+        """PostgreSQL bulk path: COPY into a transaction-scoped staging table, then one
+        INSERT … SELECT in input order (so seq follows the batch, and the first of repeated
+        ids wins) that skips ids already logged."""
+        self._conn.exec_driver_sql(_STAGE_EVENTS)
+        raw: Any = self._conn.connection.driver_connection
+        with raw.cursor() as cur, cur.copy(_COPY_STAGE) as copy:
+            for ordinal, row in enumerate(rows):
+                copy.write_row((ordinal, *row))
+        self._conn.exec_driver_sql(_INSERT_FROM_STAGE)
 
     def read_after(self, seq: int, limit: int) -> list[StoredEvent]:
         q = (
