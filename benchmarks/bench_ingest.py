@@ -27,6 +27,17 @@ from common import create_key, peak_rss_mb, percentile, riskops_env, server, tab
 from synth import events
 
 
+def _drop_pg_schema(url: str) -> None:
+    import sqlalchemy as sa
+
+    base, _, options = url.partition("options=-csearch_path%3D")
+    schema = options.split("&")[0]
+    engine = sa.create_engine(base.rstrip("?&"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    engine.dispose()
+
+
 def _fresh_pg(url: str) -> str:
     """A fresh schema in the given PostgreSQL database, so runs don't see each other."""
     import uuid
@@ -171,11 +182,15 @@ def main() -> None:
     args = parser.parse_args()
     if args.database_url:
         args.database_url = _fresh_pg(args.database_url)
-    with tempfile.TemporaryDirectory() as tmp:
-        if args.mode == "file":
-            bench_file(args, Path(tmp))
-        else:
-            bench_http(args, Path(tmp))
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            if args.mode == "file":
+                bench_file(args, Path(tmp))
+            else:
+                bench_http(args, Path(tmp))
+    finally:
+        if args.database_url:
+            _drop_pg_schema(args.database_url)
 
 
 if __name__ == "__main__":
