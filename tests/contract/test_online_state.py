@@ -10,18 +10,23 @@ from __future__ import annotations
 
 import math
 import os
+import random
 import uuid
 from collections.abc import Iterator, Sequence
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from riskops.core.state.model import StateUpdate, WindowStats
-from riskops.core.state.windows import STANDARD_WINDOWS, resolution_for
+from riskops.core.state.windows import RESOLUTIONS, STANDARD_WINDOWS, resolution_for
 from riskops.stores.base import OnlineState
 from riskops.stores.memory.online_state import MemoryOnlineState
+
+if TYPE_CHECKING:
+    from riskops.stores.redis.online_state import RedisOnlineState
 
 S = 1_000_000
 MIN = 60 * S
@@ -40,6 +45,15 @@ def state(request: pytest.FixtureRequest) -> Iterator[OnlineState]:
         yield memory
         memory.close()
         return
+    yield from _redis_state()
+
+
+@pytest.fixture
+def redis_state() -> Iterator[RedisOnlineState]:
+    yield from _redis_state()
+
+
+def _redis_state() -> Iterator[RedisOnlineState]:
     import redis
 
     from riskops.stores.redis.online_state import RedisOnlineState
@@ -257,6 +271,13 @@ def test_invalid_update_rejects_whole_chunk(
     assert state.windows(*ENTITY, [60], AS_OF) == {}
 
 
+def test_int_values_are_numbers_like_floats(state: OnlineState) -> None:
+    feed(state, [up(AS_OF, value=3), up(AS_OF, value=10**30), up(AS_OF, value=-2.5)])
+    assert state.window(*ENTITY, "orders", 60, AS_OF) == WindowStats(
+        3, 3 + 1e30 - 2.5, -2.5, 1e30, 0, AS_OF
+    )
+
+
 def test_large_chunk(state: OnlineState) -> None:
     """Thousands of updates in one apply, 1500 distinct values in one bucket."""
     chunk = [
@@ -396,3 +417,145 @@ def test_matches_brute_force_oracle(
     feed(state, *[updates[a:b] for a, b in pairwise(bounds)])
     for entity in ("u1", "u2"):
         assert state.windows("user", entity, ALL_WINDOWS, AS_OF) == oracle(updates, entity)
+
+
+# --- chunks: folded in one apply == applied one by one --------------------------------------
+
+AS_OFS = (AS_OF, AS_OF - 10 * MIN - 7 * S, AS_OF - 3 * HOUR, AS_OF - DAY + 12_345)
+"""Instants read by the fold tests: from a day before the newest update on, where a series
+dropped for being idle beyond every retention cannot show anyway."""
+
+
+def read_all(state: OnlineState, entities: Sequence[str]) -> list[object]:
+    """Every window of the entities at several instants. A series idle for longer than every
+    retention is listed until it is dropped (lazily), with empty windows only: left out."""
+    return [
+        {
+            metric: stats
+            for metric, stats in state.windows("user", e, ALL_WINDOWS, as_of).items()
+            if any(s.count for s in stats.values())
+        }
+        for e in entities
+        for as_of in AS_OFS
+    ]
+
+
+_clustered = st.builds(
+    lambda age, entity, metric, value, distinct: up(
+        AS_OF - age, metric, value, distinct, ("user", entity)
+    ),
+    # mostly within a few minutes of each other (so they share buckets), some late by up to
+    # a day and beyond the shortest retention, a few beyond every retention
+    age=st.one_of(
+        st.integers(0, 10 * MIN),
+        st.integers(0, DAY),
+        st.integers(90 * DAY, 95 * DAY),
+    ),
+    entity=st.sampled_from(["u1", "u2"]),
+    metric=st.sampled_from(["orders", "amount"]),
+    value=st.none() | st.integers(-50, 50).map(float),
+    distinct=st.none() | st.sampled_from(POOL),
+)
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(updates=st.lists(_clustered, min_size=1, max_size=40))
+def test_one_chunk_equals_one_by_one(state: OnlineState, updates: list[StateUpdate]) -> None:
+    """Folding a chunk per series and bucket (and judging retention by the chunk's newest
+    update) reads exactly like applying its updates one at a time."""
+    state.reset()
+    feed(state, *[[u] for u in updates])
+    one_by_one = read_all(state, ["u1", "u2"])
+    state.reset()
+    feed(state, updates)
+    assert read_all(state, ["u1", "u2"]) == one_by_one
+
+
+def test_long_series_across_pruning_matches_oracle(state: OnlineState) -> None:
+    """Four months of one busy series in 80 chunks: buckets fall out of retention and are
+    pruned along the way; every window still equals the brute-force answer."""
+    rng = random.Random(11)
+    start = AS_OF - 120 * DAY
+    updates = []
+    for i in range(4000):
+        t = start + i * (120 * DAY // 4000) - (rng.randrange(40 * MIN) if i % 5 == 0 else 0)
+        updates.append(up(t, "orders", float(rng.randrange(-9, 10)), rng.choice(POOL[:12])))
+    updates.append(up(AS_OF, "orders", 0.0, "d0"))
+    feed(state, *[updates[i : i + 50] for i in range(0, len(updates), 50)])
+    assert state.windows("user", "u1", ALL_WINDOWS, AS_OF) == oracle(updates, "u1")
+
+
+def test_distinct_values_accumulate_across_chunks(state: OnlineState) -> None:
+    """Exact while small, then approximately right (Redis spills a busy bucket to a
+    HyperLogLog), whichever chunks the values arrive in."""
+    feed(state, *[[up(AS_OF - i * S, distinct=f"v{i % 20}")] for i in range(40)])
+    assert state.window(*ENTITY, "orders", 60, AS_OF).distinct == 20
+    feed(
+        state,
+        *[
+            [up(AS_OF - 30 * S, distinct=f"w{i}") for i in range(j, j + 50)]
+            for j in range(0, 500, 50)
+        ],
+    )
+    stats = state.window(*ENTITY, "orders", 60, AS_OF)
+    assert stats.count == 540
+    assert stats.distinct == pytest.approx(520, rel=0.03)
+    assert state.window(*ENTITY, "orders", 90 * 86_400, AS_OF).distinct == stats.distinct
+
+
+def test_busy_entity_in_one_chunk_matches_oracle(state: OnlineState) -> None:
+    """One chunk giving an entity thousands of buckets (Redis batches its calls and reads such
+    an entity range by range instead of whole)."""
+    updates = [  # every 5 s for 6 hours, round-robin over 6 metrics: ~2,600 live buckets
+        up(AS_OF - i * 5 * S, metric=f"m{i % 6}", value=float(i % 11), distinct=POOL[i % 20])
+        for i in range(6 * 720)
+    ]
+    feed(state, updates)
+    assert state.windows("user", "u1", ALL_WINDOWS, AS_OF) == oracle(updates, "u1")
+    assert state.window("user", "u1", "m1", 3600, AS_OF) == oracle(updates, "u1")["m1"][3600]
+
+
+# --- Redis specifics -------------------------------------------------------------------------
+
+
+@pytest.mark.redis
+def test_redis_state_of_an_older_layout_is_rebuilt(redis_state: RedisOnlineState) -> None:
+    """A cursor left by an older key layout counts as 0, so the projector rebuilds the state
+    into the current keys instead of reading keys that are not there."""
+    client = redis_state._client
+    prefix = redis_state._prefix
+    client.set(f"{prefix}:cursor", 42)
+    assert redis_state.cursor() == 0
+    assert not redis_state.apply([up(AS_OF)], 42, 43)
+    assert redis_state.apply([up(AS_OF)], 0, 3)
+    assert redis_state.cursor() == 3
+    assert client.get(f"{prefix}:cursor") == b"3"
+    assert count(redis_state, 60, AS_OF) == 1
+
+
+@pytest.mark.redis
+def test_redis_entity_hash_stays_bounded(redis_state: RedisOnlineState) -> None:
+    """A year of one entity's updates in many chunks: stale buckets and idle series are
+    pruned, so the entity hash holds about what the retentions keep."""
+    client = redis_state._client
+    start = AS_OF - 365 * DAY
+    chunks = [
+        [
+            up(start + (i * 200 + j) * (365 * DAY // 20_000), metric=f"m{(i // 25) % 4}")
+            for j in range(200)
+        ]
+        for i in range(100)
+    ]
+    feed(redis_state, *chunks)
+    fields = client.hlen(f"{redis_state._prefix}:e:user:u1")
+    kept = sum(r.keep_buckets for r in RESOLUTIONS)
+    assert fields <= 2 * kept  # one series active at a time, plus the pruning slack
+    recent = [u for c in chunks for u in c if u.occurred_at_us > AS_OF - 90 * DAY]
+    assert all(u.metric == "m3" for u in recent)
+    assert count(redis_state, 90 * 86_400, AS_OF, metric="m3") == len(recent)
+    assert set(redis_state.windows("user", "u1", [60], AS_OF)) <= {"m0", "m1", "m2", "m3"}

@@ -11,9 +11,13 @@ import pytest
 from riskops.core.state.buckets import (
     MAX_DISTINCT_PER_BUCKET,
     BucketStore,
-    Series,
     bucket_bound,
+    bucket_counts,
+    distinct_digest,
     distinct_hash,
+    group_updates,
+    prune_series,
+    series_entry_bound,
     validate_update,
 )
 from riskops.core.state.model import StateUpdate, WindowStats
@@ -168,6 +172,23 @@ def test_plan_validates_windows() -> None:
         plan_windows([60, 30], AS_OF)
 
 
+@pytest.mark.parametrize("bad", [60.0, True, "60"])
+def test_plan_validates_windows_equal_to_a_cached_one(bad: object) -> None:
+    """Window sets are grouped once and cached; a float or bool equal to a valid int window
+    must still be rejected, not served from the cache."""
+    plan_windows([60, 3600], AS_OF)
+    with pytest.raises(ValueError, match="window_s"):
+        plan_windows([bad, 3600], AS_OF)  # type: ignore[list-item]
+
+
+def test_plan_depends_on_as_of_not_on_the_cache() -> None:
+    for as_of in (AS_OF, AS_OF - 7 * S, AS_OF - 123_456_789):
+        plans = plan_windows(STANDARD_WINDOWS, as_of)
+        for p in plans:
+            assert p.hi == bucket_of(as_of, p.resolution)
+            assert p.los == tuple(bucket_range(w, as_of, p.resolution)[0] for w in p.windows)
+
+
 # --- buckets ---------------------------------------------------------------------------------
 
 
@@ -177,30 +198,80 @@ def test_distinct_hash_is_deterministic_64_bit() -> None:
 
 
 def test_late_update_is_skipped_only_where_beyond_retention() -> None:
-    series = Series()
-    series.add(AS_OF, None, None)
-    series.add(AS_OF - 20 * 60 * S, None, None)  # beyond 16 min, within 6 h
-    assert series.bucket_counts() == [1, 2, 2, 1, 1]
-    series.add(AS_OF - 92 * DAY, None, None)  # beyond every retention
-    assert series.bucket_counts() == [1, 2, 2, 1, 1]
+    store = BucketStore()
+    store.add(StateUpdate("user", "u1", "m", AS_OF))
+    store.add(StateUpdate("user", "u1", "m", AS_OF - 20 * 60 * S))  # beyond 16 min, within 6 h
+    series = store.series("user", "u1", "m")
+    assert series is not None
+    assert bucket_counts(series) == [1, 2, 2, 1, 1]
+    store.add(StateUpdate("user", "u1", "m", AS_OF - 92 * DAY))  # beyond every retention
+    assert bucket_counts(series) == [1, 2, 2, 1, 1]
 
 
 def test_memory_is_bounded_by_retention() -> None:
     """100k updates over 200 days, roughly in order with some late ones, into one series."""
     rng = random.Random(7)
-    series = Series()
-    bounds = [bucket_bound(r) for r in RESOLUTIONS]
+    store = BucketStore()
     start = AS_OF - 200 * DAY
     step = 200 * DAY // 100_000
+    chunk = []
     for i in range(100_000):
         late = rng.randrange(30 * 60 * S) if rng.random() < 0.2 else 0
-        series.add(start + i * step - late, 1.0, rng.randrange(50))
-        if i % 1000 == 0:
-            assert all(n <= b for n, b in zip(series.bucket_counts(), bounds, strict=True))
-    assert all(n <= b for n, b in zip(series.bucket_counts(), bounds, strict=True))
-    assert series.bucket_count() <= sum(bounds)
+        t = start + i * step - late
+        chunk.append(StateUpdate("user", "u1", "m", t, 1.0, str(rng.randrange(50))))
+        if len(chunk) == 50:
+            store.merge(store.prepare(chunk))
+            chunk.clear()
+            series = store.series("user", "u1", "m")
+            assert series is not None
+            assert len(series) <= series_entry_bound()
     # a 200-day series kept at 5 s would need 3.4M buckets; retention keeps about a thousand
-    assert series.bucket_count() < 1_500
+    # (1139 intersect the retentions) plus the lazy-pruning slack
+    assert store.bucket_count() < 1_500
+    bounds = [bucket_bound(r) for r in RESOLUTIONS]
+    series = store.series("user", "u1", "m")
+    assert series is not None
+    prune_series(series)
+    assert all(n <= r.keep_buckets for n, r in zip(bucket_counts(series), RESOLUTIONS, strict=True))
+    assert sum(bucket_counts(series)) <= sum(bounds)
+
+
+def test_distinct_values_kept_packed_then_as_a_set_are_exact() -> None:
+    """Up to 64 digests of a bucket are packed in one bytes, more in a set: both exact, across
+    merges, with repeated values and at every resolution."""
+    store = BucketStore()
+    for start in range(0, 300, 30):
+        store.merge(
+            store.prepare(
+                StateUpdate("user", "u1", "ip", AS_OF - i * S, distinct=f"v{i % 150}")
+                for i in range(start, start + 30)
+            )
+        )
+    got = store.windows("user", "u1", [60, 3600, 90 * 86_400], AS_OF)["ip"]
+    assert got[60].distinct == len({i % 150 for i in range(300) if i * S < 60 * S})
+    assert got[3600].distinct == 150
+    assert got[90 * 86_400].distinct == 150
+    assert got[3600].count == 300
+
+
+def test_pruning_changes_no_read() -> None:
+    rng = random.Random(5)
+    store = BucketStore()
+    updates = [
+        StateUpdate("user", "u1", "m", AS_OF - rng.randrange(200 * DAY), 1.0, str(i % 7))
+        for i in range(3000)
+    ]
+    updates.sort(key=lambda u: u.occurred_at_us)
+    for i in range(0, len(updates), 50):  # older buckets go stale as the chunks go by
+        store.merge(store.prepare(updates[i : i + 50]))
+    windows = (*STANDARD_WINDOWS, 900, 6 * 3600)
+    before = [store.windows("user", "u1", windows, AS_OF - d * DAY) for d in (0, 1, 30)]
+    series = store.series("user", "u1", "m")
+    assert series is not None
+    size = len(series)
+    prune_series(series)
+    assert len(series) < size
+    assert [store.windows("user", "u1", windows, AS_OF - d * DAY) for d in (0, 1, 30)] == before
 
 
 def test_distinct_cap_gives_a_lower_bound() -> None:
@@ -271,6 +342,44 @@ def test_evict_idle_drops_only_series_out_of_every_window() -> None:
 def test_validate_update_names_the_field(update: StateUpdate, field: str) -> None:
     with pytest.raises(ValueError, match=f"^{field}"):
         validate_update(update)
+
+
+@pytest.mark.parametrize(
+    ("bad", "field"),
+    [
+        (StateUpdate("user", "u1", "m", 2, value=math.nan), "value"),
+        (StateUpdate("user", "u1", "m", 2, value=True), "value"),
+        (StateUpdate("user", "u1", "m", 2.0), "occurred_at_us"),  # type: ignore[arg-type]
+        (StateUpdate("user", "u1", "m", -(2**53) - 1), "occurred_at_us"),
+        (StateUpdate("user", "u1", "m", 2, distinct=b"d"), "distinct"),  # type: ignore[arg-type]
+        (StateUpdate("user", "u1", "m", 2, distinct="\udfff"), "distinct"),
+        (StateUpdate("user", ["u1"], "m", 2), "entity_id"),  # type: ignore[arg-type]
+    ],
+)
+def test_a_chunk_is_validated_update_by_update(bad: StateUpdate, field: str) -> None:
+    """Grouping checks names once per series and digests once per value, yet rejects an
+    invalid update wherever it is in the chunk, naming the field."""
+    ok = StateUpdate("user", "u1", "m", 1, value=1.0, distinct="d")
+    with pytest.raises(ValueError, match=f"^{field}"):
+        group_updates([ok, ok, bad, ok], distinct_digest)
+    store = BucketStore()
+    with pytest.raises(ValueError, match=f"^{field}"):
+        store.merge(store.prepare([ok, bad]))
+    assert store.series_count() == 0
+
+
+def test_grouping_keeps_order_and_normalises_int_values() -> None:
+    updates = [
+        StateUpdate("user", "u1", "m", 3, value=2),
+        StateUpdate("user", "u2", "m", 1),
+        StateUpdate("user", "u1", "m", 1, distinct="x"),
+    ]
+    groups = group_updates(updates, str)
+    assert groups == {
+        ("user", "u1", "m"): [(3, 2.0, None), (1, None, "x")],
+        ("user", "u2", "m"): (1, None, None),
+    }
+    assert type(groups["user", "u1", "m"][0][1]) is float  # type: ignore[index]
 
 
 def test_valid_updates_pass() -> None:

@@ -57,6 +57,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 MIN_WINDOW_S = 60
 MAX_WINDOW_S = 90 * 86_400
@@ -196,13 +197,27 @@ class ResolutionPlan:
 
 def plan_windows(window_s: Iterable[int], as_of_us: int) -> tuple[ResolutionPlan, ...]:
     """Group the (validated, de-duplicated) windows by resolution, finest first."""
-    by_res: dict[int, list[int]] = {}
-    for w in set(window_s):
-        by_res.setdefault(resolution_index(w), []).append(w)
     plans = []
-    for index in sorted(by_res):
+    for index, ws in group_windows(window_s):
         res = RESOLUTIONS[index]
-        ws = tuple(sorted(by_res[index]))
-        los = tuple(bucket_range(w, as_of_us, res)[0] for w in ws)
-        plans.append(ResolutionPlan(index, res, as_of_us // res.bucket_us, ws, los))
+        size = res.bucket_s * _US
+        los = tuple((as_of_us - w * _US + 1) // size for w in ws)  # == bucket_range()[0]
+        plans.append(ResolutionPlan(index, res, as_of_us // size, ws, los))
     return tuple(plans)
+
+
+def group_windows(window_s: Iterable[int]) -> tuple[tuple[int, tuple[int, ...]], ...]:
+    """``((resolution index, sorted windows), ...)``, finest first; validates every window.
+    The usual few window sets are grouped once (cached)."""
+    windows = tuple(window_s)
+    if all(type(w) is int for w in windows):
+        return _group_windows(windows)
+    return _group_windows.__wrapped__(windows)  # not cached: validation names the bad one
+
+
+@lru_cache(maxsize=256)
+def _group_windows(windows: tuple[int, ...]) -> tuple[tuple[int, tuple[int, ...]], ...]:
+    by_res: dict[int, list[int]] = {}
+    for w in set(windows):
+        by_res.setdefault(resolution_index(w), []).append(w)
+    return tuple((index, tuple(sorted(by_res[index]))) for index in sorted(by_res))

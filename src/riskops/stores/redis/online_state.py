@@ -1,178 +1,235 @@
-"""Redis :class:`~riskops.stores.base.OnlineState` on time-bucket hashes (single instance).
+"""Redis :class:`~riskops.stores.base.OnlineState` on one hash per entity (single instance).
 
-Keys (``<type>``, ``<id>``, ``<metric>`` are escaped: ``%`` -> ``%25``, ``:`` -> ``%3A``):
+Keys (layout 2; ``<type>``, ``<id>``, ``<metric>`` are escaped: ``%`` -> ``%25``, ``:`` ->
+``%3A``):
 
-* ``<prefix>:cursor`` - the compare-and-set cursor (missing = 0).
-* ``<prefix>:h:<type>:<id>:<metric>:<bucket_s>:<epoch>`` - a hash per series, resolution and
-  *epoch* of :data:`EPOCH_BUCKETS` consecutive buckets, fields ``c:<b>`` count, ``s:<b>`` sum,
-  ``mn:<b>`` / ``mx:<b>`` min / max (only once a value was seen), ``l:<b>`` last occurrence (µs).
-  EXPIRE = retention + one epoch, reset whenever one of its buckets is created.
-* ``<prefix>:d:<type>:<id>:<metric>:<bucket_s>:<b>`` - a HyperLogLog of the bucket's distinct
-  values, EXPIRE = retention + one bucket. A window's distinct count is PFCOUNT over its buckets
-  (their union): exact in practice for small counts, about 0.81 % standard error beyond.
-* ``<prefix>:m:<type>:<id>`` - a hash listing the entity's metrics: ``n:<metric>`` = the newest
-  ``occurred_at_us`` of the series (needed for the retention rule), ``d:<metric>`` = 1 once it
-  received a distinct value (so reads count distinct values only for those). EXPIRE 91 days,
-  refreshed on write.
+* ``<prefix>:cursor`` - the compare-and-set cursor (missing = 0), and ``<prefix>:layout`` =
+  ``2``. While the layout key is missing the cursor counts as 0, so state written by an older
+  layout is rebuilt into these keys (the old keys expire by their TTLs).
+* ``<prefix>:e:<type>:<id>`` - a hash per entity holding every series (metric) of it at every
+  resolution: per series its newest ``occurred_at_us`` (the retention rule is per series) and
+  per bucket one field with its count, last time, sum / min / max and distinct digests (see
+  :mod:`.online_state_lua` for the fields). EXPIRE = :data:`ENTITY_TTL_S`, refreshed when the
+  entity is created or its newest time moves to another week.
+* ``<prefix>:h:<type>:<id>:<metric>:<r><b>`` - the HyperLogLog of a bucket with more distinct
+  values than :data:`INLINE_DISTINCT`, EXPIRE = retention + one bucket from the spill.
 
-Windows, edges and retention are those of :mod:`riskops.core.state.windows`: the bucket ranges
-of every read are computed in Python by the same functions the memory backend uses; the Lua
-read script only folds the buckets of those ranges. EXPIREs are
+A window's distinct count is exact while its buckets kept their digests inline (a union of
+64-bit digests; collisions are negligible); with a spilled bucket it is the PFCOUNT of the
+union (about 0.81 % standard error).
+
+Windows, edges and retention are those of :mod:`riskops.core.state.windows`: the window ranges
+of every read are computed in Python by the same functions the memory backend uses; the read
+script applies each series' retention to them and folds the buckets server side. EXPIREs are
 wall-clock: they bound memory when event time follows wall time (live use); the retention rule
-itself is applied in event time, on write and on read, exactly as in memory.
+itself is applied in event time, on write and on read, exactly as in memory. Within an entity,
+stale buckets and series idle beyond every retention are pruned lazily, so an entity hash stays
+bounded by the retention too.
 
-``apply`` is one Lua script (:mod:`.online_state_lua`). ``window`` and ``windows`` take two round
-trips: the entity's metric hash, then one read script returning six values per window.
+``apply`` is one Lua script (:mod:`.online_state_lua`): the chunk is validated and
+pre-aggregated in Python - per entity, series and (resolution, bucket): count, sum, min, max,
+last and the set of distinct digests - so the script makes two or three calls per *entity* of
+the chunk, whatever its updates, series and resolutions. ``window`` and ``windows`` are one
+round trip (the read script).
 """
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable, Sequence
+from hashlib import blake2b
+from itertools import pairwise
 from typing import Any
 
 import orjson
 import redis
 
-from riskops.core.state.buckets import EMPTY, NEVER_US, validate_update
+from riskops.core.state.buckets import EMPTY, Group, Item, group_updates, window_stats
 from riskops.core.state.model import StateUpdate, WindowStats
-from riskops.core.state.windows import (
-    RESOLUTIONS,
-    ResolutionPlan,
-    keep_from_bucket,
-    plan_windows,
-)
+from riskops.core.state.windows import RESOLUTIONS, plan_windows
 from riskops.stores.redis.online_state_lua import APPLY_LUA, READ_LUA
 
-EPOCH_BUCKETS = 64
-METRICS_TTL_S = 91 * 86_400
-_RES = tuple((r.bucket_us, r.bucket_s, r.retention_us - 1) for r in RESOLUTIONS)
-"""Per resolution: bucket µs, bucket s, and stale_at = end of the bucket + retention - 1 µs."""
-_TTLS = [
-    [r.retention_s + EPOCH_BUCKETS * r.bucket_s, r.retention_s + r.bucket_s] for r in RESOLUTIONS
+LAYOUT = "2"
+INLINE_DISTINCT = 32
+"""Distinct digests a bucket keeps inline before it spills to a HyperLogLog."""
+PRUNE_MIN = 256
+"""Bucket fields an entity hash may hold before its first pruning pass."""
+READ_ALL_UP_TO = 2048
+"""Entities with at most this many bucket fields are read with one HGETALL."""
+_REFRESH_S = 7 * 86_400
+ENTITY_TTL_S = max(r.retention_s for r in RESOLUTIONS) + _REFRESH_S + 86_400
+"""EXPIRE of an entity hash: set when it is created and whenever its newest time moves to
+another week (so at least the longest retention is always left, when event time follows wall
+time)."""
+_SIZES = tuple(r.bucket_us for r in RESOLUTIONS)
+_STALE = tuple(r.bucket_us + r.retention_us - 1 for r in RESOLUTIONS)
+"""Per resolution: bucket b is beyond retention once newest >= b * bucket_us + this."""
+_RATIOS = tuple(b // a for a, b in pairwise(_SIZES))
+"""Bucket indexes by nested floor division: exact, and by small divisors."""
+_KEEP = tuple((r.bucket_us, r.retention_us - 1) for r in RESOLUTIONS)
+"""Per resolution: (bucket_us, retention_us - 1); buckets from (newest - that) // bucket_us on
+are within retention."""
+_HEADER = [
+    ENTITY_TTL_S,
+    INLINE_DISTINCT,
+    PRUNE_MIN,
+    _REFRESH_S * 1_000_000,
+    max(r.retention_us for r in RESOLUTIONS),
+    *(r.retention_s + r.bucket_s for r in RESOLUTIONS),
+    *_SIZES,
+    *(r.retention_us - 1 for r in RESOLUTIONS),
 ]
-"""Per resolution: TTL of an epoch hash and of a bucket's HyperLogLog, in seconds."""
 
 
 def _esc(text: str) -> str:
-    return text.replace("%", "%25").replace(":", "%3A")
+    if "%" in text or ":" in text:
+        return text.replace("%", "%25").replace(":", "%3A")
+    return text
 
 
 def _glob_escape(text: str) -> str:
     return "".join("\\" + ch if ch in "\\*?[]" else ch for ch in text)
 
 
-def _text(raw: bytes | str) -> str:
-    return raw.decode() if isinstance(raw, bytes) else raw
+def _digest(value: str) -> str:
+    """The distinct value's 64-bit BLAKE2b digest as 16 hex characters."""
+    return blake2b(value.encode("utf-8"), digest_size=8).hexdigest()
+
+
+def _unesc(text: str) -> str:
+    if "%" in text:
+        return text.replace("%3A", ":").replace("%25", "%")
+    return text
+
+
+def _fold(items: list[Item[str]]) -> tuple[int, list[dict[int, list[Any]]]]:
+    """A series' updates of one chunk folded per resolution and bucket: ``(newest, [{bucket:
+    [count, last, sum, min, max, {digest: None} | None]} per resolution])``, without the
+    buckets already beyond retention relative to the chunk's newest update."""
+    newest = max(item[0] for item in items)
+    keep0, keep1, keep2, keep3, keep4 = ((newest - k) // size for size, k in _KEEP)
+    rows: list[dict[int, list[Any]]] = [{}, {}, {}, {}, {}]
+    r0, r1, r2, r3, r4 = rows
+    s0 = _SIZES[0]
+    q1, q2, q3, q4 = _RATIOS
+    for t, v, h in items:
+        b0 = t // s0
+        b1 = b0 // q1
+        b2 = b1 // q2
+        b3 = b2 // q3
+        b4 = b3 // q4
+        for b, keep, rs in ((b0, keep0, r0), (b1, keep1, r1), (b2, keep2, r2), (b3, keep3, r3)):
+            if b >= keep:
+                _fold_into(rs, b, t, v, h)
+        if b4 >= keep4:
+            _fold_into(r4, b4, t, v, h)
+    return newest, rows
+
+
+def _fold_into(rows: dict[int, list[Any]], b: int, t: int, v: float | None, h: str | None) -> None:
+    row = rows.get(b)
+    if row is None:
+        rows[b] = [1, t, v, v, v, None if h is None else {h: None}]
+        return
+    row[0] += 1
+    if t > row[1]:
+        row[1] = t
+    if v is not None:
+        if row[2] is None:
+            row[2], row[3], row[4] = v, v, v
+        else:
+            row[2] += v
+            if v < row[3]:
+                row[3] = v
+            if v > row[4]:
+                row[4] = v
+    if h is not None:
+        if row[5] is None:
+            row[5] = {h: None}
+        else:
+            row[5][h] = None
 
 
 class RedisOnlineState:
     """Online state in Redis under ``prefix``. ``close()`` closes the client; pass
-    ``owns_client=False`` when the client is shared and its creator closes it."""
+    ``owns_client=False`` when the client is shared and its creator closes it. Reads return
+    packed binary, so the client must not decode responses."""
 
     def __init__(self, client: redis.Redis, prefix: str, *, owns_client: bool = True) -> None:
         if not prefix:
             raise ValueError("prefix must be a non-empty string")
+        if client.connection_pool.connection_kwargs.get("decode_responses"):
+            raise ValueError("the Redis client must return bytes (decode_responses=False)")
         self._client = client
         self._prefix = prefix
         self._owns_client = owns_client
         self._cursor_key = f"{prefix}:cursor"
+        self._layout_key = f"{prefix}:layout"
         self._apply = client.register_script(APPLY_LUA)
         self._read_script = client.register_script(READ_LUA)
 
     def cursor(self) -> int:
-        raw = self._client.get(self._cursor_key)
-        return 0 if raw is None else int(raw)
+        raw, layout = self._client.mget([self._cursor_key, self._layout_key])
+        if raw is None or layout != LAYOUT.encode():
+            return 0
+        return int(raw)
 
     def apply(self, updates: Sequence[StateUpdate], from_seq: int, to_seq: int) -> bool:
         """Atomically: if the cursor is ``from_seq``, apply every update and set it to
         ``to_seq`` (True); otherwise change nothing (False)."""
         if to_seq < from_seq:
             raise ValueError(f"to_seq ({to_seq}) must not be before from_seq ({from_seq})")
-        for update in updates:
-            validate_update(update)
         payload = self._payload(updates)
-        return bool(self._apply(keys=[self._cursor_key], args=[from_seq, to_seq, payload]))
+        keys = [self._cursor_key, self._layout_key]
+        return bool(self._apply(keys=keys, args=[from_seq, to_seq, payload]))
 
     def _payload(self, updates: Sequence[StateUpdate]) -> bytes:
-        """Pre-aggregate the chunk per (series, resolution, bucket) into the script's JSON."""
+        """Validate the chunk and pre-aggregate it per entity, series and (resolution, bucket)
+        into the apply script's flat JSON array (see :mod:`.online_state_lua`)."""
+        groups = group_updates(updates, _digest)
+        by_entity: dict[tuple[str, str], list[tuple[str, Group[str]]]] = {}
+        for (entity_type, entity_id, metric), group in groups.items():
+            series = by_entity.get((entity_type, entity_id))
+            if series is None:
+                by_entity[entity_type, entity_id] = [(metric, group)]
+            else:
+                series.append((metric, group))
         prefix = self._prefix
-        index: dict[tuple[str, str, str], int] = {}
-        series: list[list[Any]] = []  # [metrics_key, newest_field, newest_us, distinct_field, ttl]
-        hll_bases: list[str] = []
-        hash_bases: list[str] = []
-        rows: list[list[Any]] = []  # the script's bucket rows, see online_state_lua
-        row_of: dict[tuple[int, int, int], list[Any]] = {}
-        for u in updates:
-            key = (u.entity_type, u.entity_id, u.metric)
-            si = index.get(key)
-            if si is None:
-                si = index[key] = len(series)
-                entity = f"{_esc(u.entity_type)}:{_esc(u.entity_id)}"
-                series.append(
-                    [f"{prefix}:m:{entity}", "n:" + u.metric, NEVER_US, "", METRICS_TTL_S]
-                )
-                hash_bases.append(f"{prefix}:h:{entity}:{_esc(u.metric)}:")
-                hll_bases.append(f"{prefix}:d:{entity}:{_esc(u.metric)}:")
-            s = series[si]
-            t, v, d = u.occurred_at_us, u.value, u.distinct
-            if t > s[2]:
-                s[2] = t
-            if d is not None:
-                s[3] = "d:" + u.metric
-            for ri, (size, res_s, stale_offset) in enumerate(_RES):
-                b = t // size
-                row = row_of.get((si, ri, b))
-                if row is None:
-                    row_of[si, ri, b] = row = [
-                        si + 1,
-                        (b + 1) * size + stale_offset,
-                        f"{hash_bases[si]}{res_s}:{b // EPOCH_BUCKETS}",
-                        b,
-                        1,
-                        0.0 if v is None else v,
-                        v,
-                        v,
-                        t,
-                        "",
-                        ri + 1,
-                        [] if d is None else [d],
-                    ]
-                    rows.append(row)
+        out: list[Any] = list(_HEADER)
+        add = out.extend
+        s0 = _SIZES[0]
+        r1, r2, r3, r4 = _RATIOS
+        for (entity_type, entity_id), series in by_entity.items():
+            entity = f"{_esc(entity_type)}:{_esc(entity_id)}"
+            add((f"{prefix}:e:{entity}", f"{prefix}:h:{entity}:", len(series)))
+            for metric, group in series:
+                m = _esc(metric)
+                if type(group) is tuple:  # one update: nothing to fold (see the script)
+                    t, v, h = group
+                    b = t // s0
+                    # fmt: off
+                    add((
+                        m, t, -1, v, h or "",
+                        f"{m}:0{b}", f"{m}:1{(b := b // r1)}", f"{m}:2{(b := b // r2)}",
+                        f"{m}:3{(b := b // r3)}", f"{m}:4{b // r4}",
+                    ))
+                    # fmt: on
                     continue
-                row[4] += 1
-                if t > row[8]:
-                    row[8] = t
-                if v is not None:
-                    row[5] += v
-                    if row[6] is None or v < row[6]:
-                        row[6] = v
-                    if row[7] is None or v > row[7]:
-                        row[7] = v
-                if d is not None:
-                    row[11].append(d)
-        kept = []
-        for row in rows:
-            si = row[0] - 1
-            if series[si][2] >= row[1]:
-                continue  # older than the retention at this resolution
-            values = row[11]
-            if values:
-                row[9] = f"{hll_bases[si]}{_RES[row[10] - 1][1]}:{row[3]}"
-                if len(values) > 1:
-                    row[11] = list(dict.fromkeys(values))
-            kept.append(row)
-        return orjson.dumps([series, kept, _TTLS])
+                newest, rows = _fold(group)  # type: ignore[arg-type]
+                add((m, newest, sum(map(len, rows))))
+                for r, (by_bucket, size, stale) in enumerate(
+                    zip(rows, _SIZES, _STALE, strict=True)
+                ):
+                    for b, (count, last, total, low, high, digests) in by_bucket.items():
+                        add((f"{m}:{r}{b}", b * size + stale, count, last, total, low, high))
+                        out.append("".join(digests) if digests else "")
+        return orjson.dumps(out)
 
     def window(
         self, entity_type: str, entity_id: str, metric: str, window_s: int, as_of_us: int
     ) -> WindowStats:
-        plans = plan_windows((window_s,), as_of_us)
-        mkey = f"{self._prefix}:m:{_esc(entity_type)}:{_esc(entity_id)}"
-        newest, has_distinct = self._client.hmget(mkey, ["n:" + metric, "d:" + metric])
-        if newest is None:
-            return EMPTY
-        meta = {metric: (int(newest), has_distinct is not None)}
-        return self._read(entity_type, entity_id, meta, plans, as_of_us)[metric][window_s]
+        got = self._read(entity_type, entity_id, [_esc(metric)], (window_s,), as_of_us)
+        return got.get(metric, {}).get(window_s, EMPTY)
 
     def windows(
         self,
@@ -182,60 +239,52 @@ class RedisOnlineState:
         as_of_us: int,
     ) -> dict[str, dict[int, WindowStats]]:
         """Every metric the entity has, for each window: ``{metric: {window_s: stats}}``."""
-        plans = plan_windows(window_s, as_of_us)
-        mkey = f"{self._prefix}:m:{_esc(entity_type)}:{_esc(entity_id)}"
-        newest: dict[str, int] = {}
-        distinct: set[str] = set()
-        for field, value in self._client.hgetall(mkey).items():
-            name = _text(field)
-            if name.startswith("n:"):
-                newest[name[2:]] = int(value)
-            elif name.startswith("d:"):
-                distinct.add(name[2:])
-        meta = {m: (t, m in distinct) for m, t in newest.items()}
-        return self._read(entity_type, entity_id, meta, plans, as_of_us) if meta else {}
+        return self._read(entity_type, entity_id, None, window_s, as_of_us)
 
     def _read(
         self,
         entity_type: str,
         entity_id: str,
-        meta: dict[str, tuple[int, bool]],
-        plans: tuple[ResolutionPlan, ...],
+        metrics: list[str] | None,
+        window_s: Iterable[int],
         as_of_us: int,
     ) -> dict[str, dict[int, WindowStats]]:
-        """One script call folds every (metric, resolution) group over its window ranges."""
+        """One script call: every (given, or else every) metric, every window."""
+        plans = plan_windows(window_s, as_of_us)
         entity = f"{_esc(entity_type)}:{_esc(entity_id)}"
-        groups: list[list[Any]] = []
-        asked: list[tuple[dict[int, WindowStats], tuple[int, ...]]] = []
+        arg = [
+            f"{self._prefix}:e:{entity}",
+            f"{self._prefix}:h:{entity}:",
+            metrics,
+            READ_ALL_UP_TO,
+            [
+                [
+                    p.index,
+                    p.resolution.bucket_us,
+                    p.resolution.retention_us - 1,
+                    p.los[-1],
+                    p.hi,
+                    p.los,
+                ]
+                for p in plans
+            ],
+        ]
+        reply = self._read_script(args=[orjson.dumps(arg)])
+        windows = [w for p in plans for w in p.windows]
+        unpack = struct.Struct(f"<{6 * len(windows)}d").unpack
         result: dict[str, dict[int, WindowStats]] = {}
-        for metric, (newest, has_distinct) in meta.items():
-            out = result[metric] = {}
-            hash_base = f"{self._prefix}:h:{entity}:{_esc(metric)}:"
-            hll_base = f"{self._prefix}:d:{entity}:{_esc(metric)}:" if has_distinct else ""
-            for plan in plans:
-                res = plan.resolution
-                keep = keep_from_bucket(newest, res)
-                hi = min(plan.hi, newest // res.bucket_us)  # no bucket is newer than newest
-                if max(plan.los[-1], keep) > hi:
-                    for w in plan.windows:
-                        out[w] = EMPTY
-                    continue
-                los = [max(lo, keep) for lo in plan.los]
-                suffix = f"{res.bucket_s}:"
-                groups.append([hash_base + suffix, hll_base and hll_base + suffix, hi, los])
-                asked.append((out, plan.windows))
-        if not groups:
-            return result
-        replies = iter(self._read_script(args=[orjson.dumps(groups)]))
-        for out, windows in asked:
-            for w in windows:
-                count, total, low, high, last, distinct = (next(replies) for _ in range(6))
+        for i in range(0, len(reply), 2):
+            raw, packed = reply[i], reply[i + 1]
+            values = unpack(packed)
+            out = result[_unesc(raw.decode())] = {}
+            for j, w in enumerate(windows):
+                count, total, low, high, last, distinct = values[6 * j : 6 * j + 6]
                 out[w] = (
-                    WindowStats(
+                    window_stats(
                         int(count),
-                        float(total),
-                        None if low is None else float(low),
-                        None if high is None else float(high),
+                        total,
+                        None if low != low else low,  # NaN: no value in the window
+                        None if high != high else high,
                         int(distinct),
                         min(int(last), as_of_us),
                     )
@@ -254,7 +303,7 @@ class RedisOnlineState:
                 batch.clear()
         if batch:
             self._client.unlink(*batch)
-        self._client.delete(self._cursor_key)
+        self._client.delete(self._cursor_key, self._layout_key)
 
     def close(self) -> None:
         if self._owns_client:
