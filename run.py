@@ -49,7 +49,10 @@ def demo(extra: list[str]) -> None:
     print("\nAn API key for this demo (admin scope):", flush=True)
     sh(BIN / "riskops", "keys", "create", "--name", "demo", "--scope", "admin")
     print(
-        "\nTry:  curl -H 'Authorization: Bearer <key>' http://127.0.0.1:8600/readyz\n", flush=True
+        "\nThen, with KEY set to that token (README.md's quickstart sends a full event):\n"
+        '  curl -H "Authorization: Bearer $KEY" http://127.0.0.1:8600/v1/entities/user/u-42\n'
+        "  API docs: http://127.0.0.1:8600/docs\n",
+        flush=True,
     )
     sh(BIN / "riskops", "serve", *extra)
 

@@ -30,6 +30,7 @@ def serve_command(
     settings = settings_from(
         host=host, port=port, database_url=database_url, state_backend=state_backend
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     url = f"http://{settings.host}:{settings.port}"
     if workers > 1:
