@@ -12,13 +12,9 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Connection, Engine
 
 from riskops.errors import Unavailable
-from riskops.stores.sql.repositories import (
-    SqlApiKeys,
-    SqlCursors,
-    SqlEventLog,
-    SqlGraph,
-    SqlLists,
-)
+from riskops.stores.sql.event_log import SqlEventLog
+from riskops.stores.sql.graph import SqlGraph
+from riskops.stores.sql.registry import SqlApiKeys, SqlCursors, SqlLists
 
 _WRITE = "riskops_write"
 

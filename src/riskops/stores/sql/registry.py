@@ -1,0 +1,137 @@
+"""Queries of the small tables: API keys, lists, projection cursors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Connection
+
+from riskops.stores.base import (
+    ApiKeyRow,
+    ListEntry,
+)
+from riskops.stores.sql.dialect import insert_for
+from riskops.stores.sql.tables import (
+    api_keys,
+    list_entries,
+    projection_cursors,
+)
+
+
+class SqlApiKeys:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    @staticmethod
+    def _row(r: Any) -> ApiKeyRow:
+        return ApiKeyRow(
+            r.key_id,
+            r.name,
+            r.secret_hash,
+            tuple(r.scopes.split(",")) if r.scopes else (),  # "".split(",") is [""]
+            r.created_at_us,
+            r.revoked_at_us,
+        )
+
+    def add(self, row: ApiKeyRow) -> None:
+        self._conn.execute(
+            api_keys.insert().values(
+                key_id=row.key_id,
+                name=row.name,
+                secret_hash=row.secret_hash,
+                scopes=",".join(row.scopes),
+                created_at_us=row.created_at_us,
+                revoked_at_us=row.revoked_at_us,
+            )
+        )
+
+    def get(self, key_id: str) -> ApiKeyRow | None:
+        r = self._conn.execute(sa.select(api_keys).where(api_keys.c.key_id == key_id)).first()
+        return self._row(r) if r else None
+
+    def all(self) -> list[ApiKeyRow]:
+        q = sa.select(api_keys).order_by(api_keys.c.created_at_us)
+        return [self._row(r) for r in self._conn.execute(q)]
+
+    def revoke(self, key_id: str, at_us: int) -> bool:
+        res = self._conn.execute(
+            api_keys.update()
+            .where(api_keys.c.key_id == key_id, api_keys.c.revoked_at_us.is_(None))
+            .values(revoked_at_us=at_us)
+        )
+        return bool(res.rowcount)
+
+
+class SqlLists:
+    def __init__(self, conn: Connection, dialect: str) -> None:
+        self._conn = conn
+        self._dialect = dialect
+
+    def put(self, entry: ListEntry) -> None:
+        values = {
+            "list_name": entry.list_name,
+            "entity_type": entry.entity_type,
+            "entity_id": entry.entity_id,
+            "kind": entry.kind,
+            "reason": entry.reason,
+            "source": entry.source,
+            "created_at_us": entry.created_at_us,
+            "expires_at_us": entry.expires_at_us,
+        }
+        ins = insert_for(self._dialect, list_entries).values(**values)
+        keys = {"list_name", "entity_type", "entity_id"}
+        self._conn.execute(
+            ins.on_conflict_do_update(
+                index_elements=sorted(keys),
+                set_={k: v for k, v in values.items() if k not in keys},
+            )
+        )
+
+    def remove(self, list_name: str, entity_type: str, entity_id: str) -> bool:
+        res = self._conn.execute(
+            list_entries.delete().where(
+                list_entries.c.list_name == list_name,
+                list_entries.c.entity_type == entity_type,
+                list_entries.c.entity_id == entity_id,
+            )
+        )
+        return bool(res.rowcount)
+
+    def memberships(self, entity_type: str, entity_id: str, at_us: int) -> list[ListEntry]:
+        q = (
+            sa.select(list_entries)
+            .where(
+                list_entries.c.entity_type == entity_type,
+                list_entries.c.entity_id == entity_id,
+                sa.or_(
+                    list_entries.c.expires_at_us.is_(None), list_entries.c.expires_at_us > at_us
+                ),
+            )
+            .order_by(list_entries.c.list_name)
+        )
+        return [ListEntry(*r) for r in self._conn.execute(q)]
+
+
+class SqlCursors:
+    def __init__(self, conn: Connection, dialect: str) -> None:
+        self._conn = conn
+        self._dialect = dialect
+
+    def get(self, name: str, *, for_update: bool = False) -> int:
+        q = sa.select(projection_cursors.c.seq).where(projection_cursors.c.name == name)
+        if for_update and self._dialect == "postgresql":
+            # make sure the row exists so that it can be locked
+            self._conn.execute(
+                postgresql.insert(projection_cursors)
+                .values(name=name, seq=0)
+                .on_conflict_do_nothing(index_elements=["name"])
+            )
+            q = q.with_for_update()
+        value = self._conn.execute(q).scalar()
+        return int(value or 0)
+
+    def set(self, name: str, seq: int) -> None:
+        ins = insert_for(self._dialect, projection_cursors).values(name=name, seq=seq)
+        self._conn.execute(ins.on_conflict_do_update(index_elements=["name"], set_={"seq": seq}))
