@@ -16,7 +16,7 @@ from riskops.core.state.buckets import (
     distinct_digest,
     distinct_hash,
     group_updates,
-    prune_series,
+    roll_up,
     series_entry_bound,
     validate_update,
 )
@@ -197,15 +197,36 @@ def test_distinct_hash_is_deterministic_64_bit() -> None:
     assert 0 <= distinct_hash("x" * 1000) < 2**64
 
 
-def test_late_update_is_skipped_only_where_beyond_retention() -> None:
+def test_an_update_is_written_once_at_the_finest_level_that_keeps_it() -> None:
     store = BucketStore()
     store.add(StateUpdate("user", "u1", "m", AS_OF))
-    store.add(StateUpdate("user", "u1", "m", AS_OF - 20 * 60 * S))  # beyond 16 min, within 6 h
     series = store.series("user", "u1", "m")
     assert series is not None
-    assert bucket_counts(series) == [1, 2, 2, 1, 1]
+    assert bucket_counts(series) == [1, 0, 0, 0, 0]
+    store.add(StateUpdate("user", "u1", "m", AS_OF - 20 * 60 * S))  # beyond 16 min, within 6 h
+    assert bucket_counts(series) == [1, 1, 0, 0, 0]
+    store.add(StateUpdate("user", "u1", "m", AS_OF - 30 * DAY))  # only the daily level keeps it
+    assert bucket_counts(series) == [1, 1, 0, 0, 1]
     store.add(StateUpdate("user", "u1", "m", AS_OF - 92 * DAY))  # beyond every retention
-    assert bucket_counts(series) == [1, 2, 2, 1, 1]
+    assert bucket_counts(series) == [1, 1, 0, 0, 1]
+    got = store.windows("user", "u1", [900, 3600, 90 * 86_400], AS_OF)["m"]
+    assert [got[w].count for w in (900, 3600, 90 * 86_400)] == [1, 2, 3]
+
+
+def test_roll_up_moves_aged_buckets_to_the_next_level_that_keeps_them() -> None:
+    store = BucketStore()
+    for minutes in (0, 1, 2):  # three 5 s buckets of one minute, an hour before the newest
+        store.add(StateUpdate("user", "u1", "m", AS_OF + 1 - 3600 * S + minutes * 5 * S, 2.0, "a"))
+    store.add(StateUpdate("user", "u1", "m", AS_OF, 5.0, "b"))
+    series = store.series("user", "u1", "m")
+    assert series is not None
+    before = store.windows("user", "u1", [3600 + 60, 86_400], AS_OF)["m"]
+    assert bucket_counts(series) == [4, 0, 0, 0, 0]
+    roll_up(series)
+    assert bucket_counts(series) == [1, 1, 0, 0, 0]  # the three merged into one minute bucket
+    after = store.windows("user", "u1", [3600 + 60, 86_400], AS_OF)["m"]
+    assert after == before
+    assert after[86_400] == WindowStats(4, 11.0, 2.0, 5.0, 2, AS_OF)
 
 
 def test_memory_is_bounded_by_retention() -> None:
@@ -231,7 +252,7 @@ def test_memory_is_bounded_by_retention() -> None:
     bounds = [bucket_bound(r) for r in RESOLUTIONS]
     series = store.series("user", "u1", "m")
     assert series is not None
-    prune_series(series)
+    roll_up(series)
     assert all(n <= r.keep_buckets for n, r in zip(bucket_counts(series), RESOLUTIONS, strict=True))
     assert sum(bucket_counts(series)) <= sum(bounds)
 
@@ -254,7 +275,7 @@ def test_distinct_values_kept_packed_then_as_a_set_are_exact() -> None:
     assert got[3600].count == 300
 
 
-def test_pruning_changes_no_read() -> None:
+def test_roll_up_changes_no_read() -> None:
     rng = random.Random(5)
     store = BucketStore()
     updates = [
@@ -264,12 +285,13 @@ def test_pruning_changes_no_read() -> None:
     updates.sort(key=lambda u: u.occurred_at_us)
     for i in range(0, len(updates), 50):  # older buckets go stale as the chunks go by
         store.merge(store.prepare(updates[i : i + 50]))
+    store.add(StateUpdate("user", "u1", "m", AS_OF + DAY, 1.0, "x"))  # a day's buckets age out
     windows = (*STANDARD_WINDOWS, 900, 6 * 3600)
     before = [store.windows("user", "u1", windows, AS_OF - d * DAY) for d in (0, 1, 30)]
     series = store.series("user", "u1", "m")
     assert series is not None
     size = len(series)
-    prune_series(series)
+    roll_up(series)
     assert len(series) < size
     assert [store.windows("user", "u1", windows, AS_OF - d * DAY) for d in (0, 1, 30)] == before
 

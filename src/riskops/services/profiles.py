@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from riskops.core.entities import ENTITY_TYPES
+from riskops.core.entities.counters import with_derived
 from riskops.core.events.envelope import from_us, iso, to_us
 from riskops.core.identity import (
     hash_identifier,
@@ -120,7 +121,7 @@ class ProfileService:
                 if entity_type in SHAREABLE
                 else None
             )
-        stats = self._state.windows(entity_type, entity_id, windows, as_of_us)
+        stats = with_derived(self._state.windows(entity_type, entity_id, windows, as_of_us))
         counters: dict[str, dict[str, Any]] = {}
         for metric, per_window in sorted(stats.items()):
             last = max((s.last_seen_us or 0 for s in per_window.values()), default=0)

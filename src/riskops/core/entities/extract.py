@@ -229,8 +229,7 @@ def _updates(
     subjects = [
         (t, i) for t, i in (("user", user), ("device", device), ("ip", ip), ("ip24", ip24)) if i
     ]
-    for t, i in subjects:
-        add(StateUpdate(t, i, "events", at))
+    for t, i in subjects:  # their "events" total is derived on read (see counters.py)
         add(StateUpdate(t, i, metric, at, value))
     others = [
         (t, i)

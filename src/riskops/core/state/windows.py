@@ -97,7 +97,8 @@ RESOLUTIONS: tuple[Resolution, ...] = (
     Resolution(3600, 8 * 86_400),
     Resolution(86_400, 91 * 86_400),
 )
-"""From finest to coarsest. Every backend stores every update at each of these."""
+"""From finest to coarsest. Redis stores every update at each of these; the in-process store
+writes it once, at the finest that keeps it, and rolls aged buckets up (see ``series.py``)."""
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 _WINDOW_RE = re.compile(r"([1-9][0-9]{0,8})([smhd])")

@@ -5,7 +5,7 @@ every other call. Windows, retention and distinct semantics are those of
 :mod:`riskops.core.state.windows` and :mod:`riskops.core.state.buckets`. A chunk is validated,
 hashed and grouped by series before the lock is taken; under the lock only the merge runs.
 
-Memory is bounded by retention: per series by bucket pruning, and across series by dropping
+Memory is bounded by retention: per series by rolling aged buckets up, and across series by dropping
 those idle for longer than the longest retention (91 days) relative to the newest
 ``occurred_at`` this store has received. That check scans every series, so it runs at most once
 per day of event time *and* only once at least as many updates as there were series have been
