@@ -11,6 +11,7 @@ otherwise (after a bulk load) the graph projector catches up.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -27,7 +28,17 @@ from riskops.services.preparing import (
 from riskops.services.projector import StateProjector
 from riskops.stores.base import Store
 
-__all__ = ["IngestService", "ItemResult", "Prepared"]
+__all__ = ["Appended", "IngestService", "ItemResult", "Prepared"]
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """What one append transaction logged, for :meth:`IngestService.project`."""
+
+    fresh: list[tuple[int, Prepared]]
+    """The new events with their ``seq``, in input order."""
+
+
 log = logging.getLogger("riskops.ingest")
 
 
@@ -60,12 +71,19 @@ class IngestService:
         return PrepareConfig(self._secret, self._limits)
 
     def write(self, prepared: list[Prepared]) -> list[ItemResult]:
-        """Append in one transaction; one accepted / duplicate result per item, in order."""
+        """Append in one transaction and project into the online state; one accepted /
+        duplicate result per item, in order."""
+        results, appended = self.append(prepared)
+        self.project(appended)
+        return results
+
+    def append(self, prepared: list[Prepared]) -> tuple[list[ItemResult], Appended]:
+        """Append in one transaction (durable when this returns); the results, and what was
+        logged for :meth:`project`."""
         if not prepared:
-            return []
+            return [], Appended([])
         with self._store.begin(write=True) as uow:
-            uow.events.lock_for_append()
-            before = uow.events.last_seq()
+            before = uow.events.lock_for_append()
             inserted = uow.events.append([p.row for p in prepared])
             # fresh[i]: prepared[i] is the first occurrence of an id the log inserted
             unclaimed = set(inserted)
@@ -96,28 +114,32 @@ class IngestService:
             dup_ids = [p.row.event_id for p, f in zip(prepared, fresh_flags, strict=True) if not f]
             dup_seqs = uow.events.seqs(dup_ids) if dup_ids else {}
             uow.commit()
-        if self._state is not None and fresh:
-            # The events are durable: a projection failure must not turn their acknowledgement
-            # into an error. The poller catches the state up from the log.
-            try:
-                if all(p.extraction is not None for p in fresh):
-                    self._state.offer(
-                        [
-                            (inserted[p.event_id], p.extraction.updates)
-                            for p in fresh
-                            if p.extraction is not None
-                        ]
-                    )
-                else:
-                    self._state.catch_up()
-            except Exception:
-                log.exception("online state update after append failed; the poller retries")
-        return [
+        results = [
             ItemResult(p.index, "accepted", p.row.event_id, inserted[p.row.event_id])
             if f
             else ItemResult(p.index, "duplicate", p.row.event_id, dup_seqs.get(p.row.event_id))
             for p, f in zip(prepared, fresh_flags, strict=True)
         ]
+        fresh_seqs = [(inserted[p.row.event_id], p) for p in fresh]
+        return results, Appended(fresh_seqs)
+
+    def project(self, appended: Appended) -> None:
+        """Apply newly appended events to the online state. Call in append order (anything
+        out of order makes the projector catch up from the log). Never raises: the events are
+        durable, so a projection failure must not turn their acknowledgement into an error -
+        the poller catches the state up from the log."""
+        fresh = appended.fresh
+        if self._state is None or not fresh:
+            return
+        try:
+            if all(p.extraction is not None for _, p in fresh):
+                self._state.offer(
+                    [(seq, p.extraction.updates) for seq, p in fresh if p.extraction is not None]
+                )
+            else:
+                self._state.catch_up()
+        except Exception:
+            log.exception("online state update after append failed; the poller retries")
 
     def stored(self, event_id: str) -> dict[str, Any] | None:
         """The event as stored in the log, with its ``seq``."""

@@ -51,11 +51,13 @@ class StateProjector:
 
     def offer(self, batch: Sequence[tuple[int, list[StateUpdate]]]) -> None:
         """Fast path after a local append: apply ``(seq, updates)`` directly when they follow
-        the cursor without a gap; otherwise catch up from the log (another writer's events
-        came in between)."""
+        the cursor without a gap; nothing when the cursor is already past them; otherwise catch
+        up from the log (another writer's events came in between)."""
         with self._lock:
             ordered = sorted(batch, key=lambda item: item[0])
             cursor = self._state.cursor()
+            if ordered and cursor >= ordered[-1][0]:
+                return  # a catch-up (e.g. the poller's) already applied them
             if (
                 ordered
                 and ordered[0][0] == cursor + 1

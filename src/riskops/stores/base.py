@@ -152,9 +152,10 @@ class EventLog(Protocol):
       ``seq = n`` will never later see a new event with a smaller ``seq``.
     """
 
-    def lock_for_append(self) -> None:
+    def lock_for_append(self) -> int:
         """Serialise appenders until the transaction ends (PostgreSQL: advisory lock; SQLite:
-        the write transaction already holds the database lock)."""
+        the write transaction already holds the database lock); returns :meth:`last_seq` as
+        seen under the lock."""
         ...
 
     def append(self, events: Sequence[NewEvent]) -> dict[str, int]: ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -43,8 +44,15 @@ _COPY_STAGE = f"COPY events_stage (ordinal, {_EVENT_COLUMNS}) FROM STDIN"
 _INSERT_FROM_STAGE = (
     f"INSERT INTO events ({_EVENT_COLUMNS}) "  # noqa: S608 - constant column list only
     f"SELECT {_EVENT_COLUMNS} FROM events_stage ORDER BY ordinal "
-    "ON CONFLICT (event_id) DO NOTHING"
+    "ON CONFLICT (event_id) DO NOTHING RETURNING event_id, seq"
 )
+_INSERT_JSON = (
+    f"INSERT INTO events ({_EVENT_COLUMNS}) "  # noqa: S608 - constant column list only
+    "SELECT r->>0, r->>1, (r->>2)::smallint, (r->>3)::bigint, (r->>4)::bigint, r->>5, r->>6, "
+    "r->>7, r->>8, r->>9 FROM json_array_elements(%s::json) WITH ORDINALITY AS t(r, ordinal) "
+    "ORDER BY ordinal ON CONFLICT (event_id) DO NOTHING RETURNING event_id, seq"
+)
+"""The batch as one JSON array of rows (serialised in C; psycopg's array dumper is Python)."""
 
 
 class SqlEventLog:
@@ -53,16 +61,19 @@ class SqlEventLog:
         self._dialect = dialect
         self._locked = False
 
-    def lock_for_append(self) -> None:
+    def lock_for_append(self) -> int:
         if self._dialect == "postgresql" and not self._locked:
             self._conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_APPEND_LOCK)))
             self._locked = True
+        # A statement of its own: in READ COMMITTED each statement reads a snapshot taken when
+        # it starts, so one taken before the lock was granted could miss the previous holder's
+        # events.
+        return self.last_seq()
 
     def append(self, batch: Sequence[NewEvent]) -> dict[str, int]:
         if not batch:
             return {}
         self.lock_for_append()
-        before = self.last_seq()
         rows = [
             (
                 e.event_id,
@@ -78,18 +89,24 @@ class SqlEventLog:
             )
             for e in batch
         ]
-        if self._dialect == "postgresql" and len(rows) >= _COPY_FROM:
-            self._copy_append(rows)
-        else:
-            # Raw driver executemany: no per-row statement compile. ON CONFLICT skips ids
-            # already logged, and repeats inside the batch after the first.
-            self._conn.exec_driver_sql(driver_sql(self._dialect, _INSERT_EVENT), rows)
+        if self._dialect == "postgresql":
+            # One statement, one round trip: the rows as one JSON array, or through
+            # COPY when the batch is big; inserted in input order, RETURNING what was new.
+            # ON CONFLICT skips ids already logged, and repeats inside the batch after the first.
+            if len(rows) >= _COPY_FROM:
+                new = self._copy_append(rows)
+            else:
+                new = self._conn.exec_driver_sql(_INSERT_JSON, (orjson.dumps(rows).decode(),))
+            return {str(eid): int(seq) for eid, seq in new.fetchall()}
+        before = self.last_seq()
+        # Raw driver executemany: no per-row statement compile.
+        self._conn.exec_driver_sql(driver_sql(self._dialect, _INSERT_EVENT), rows)
         new = self._conn.exec_driver_sql(
             driver_sql(self._dialect, "SELECT event_id, seq FROM events WHERE seq > ?"), (before,)
         )
         return {str(eid): int(seq) for eid, seq in new.fetchall()}
 
-    def _copy_append(self, rows: list[tuple[Any, ...]]) -> None:
+    def _copy_append(self, rows: list[tuple[Any, ...]]) -> Any:
         """PostgreSQL bulk path: COPY into a transaction-scoped staging table, then one
         INSERT … SELECT in input order (so seq follows the batch, and the first of repeated
         ids wins) that skips ids already logged."""
@@ -98,7 +115,7 @@ class SqlEventLog:
         with raw.cursor() as cur, cur.copy(_COPY_STAGE) as copy:
             for ordinal, row in enumerate(rows):
                 copy.write_row((ordinal, *row))
-        self._conn.exec_driver_sql(_INSERT_FROM_STAGE)
+        return self._conn.exec_driver_sql(_INSERT_FROM_STAGE)
 
     def read_after(self, seq: int, limit: int) -> list[StoredEvent]:
         q = (

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from riskops.stores.base import (
@@ -114,21 +113,25 @@ class SqlLists:
         return [ListEntry(*r) for r in self._conn.execute(q)]
 
 
+_LOCK_CURSOR = (
+    "INSERT INTO projection_cursors (name, seq) VALUES (%s, 0) ON CONFLICT (name) "
+    "DO UPDATE SET seq = projection_cursors.seq RETURNING seq"
+)
+
+
 class SqlCursors:
     def __init__(self, conn: Connection, dialect: str) -> None:
         self._conn = conn
         self._dialect = dialect
 
     def get(self, name: str, *, for_update: bool = False) -> int:
-        q = sa.select(projection_cursors.c.seq).where(projection_cursors.c.name == name)
         if for_update and self._dialect == "postgresql":
-            # make sure the row exists so that it can be locked
-            self._conn.execute(
-                postgresql.insert(projection_cursors)
-                .values(name=name, seq=0)
-                .on_conflict_do_nothing(index_elements=["name"])
-            )
-            q = q.with_for_update()
+            # One round trip: create the row if missing, lock it and return its value. ON
+            # CONFLICT DO UPDATE locks and returns the latest committed version of the row
+            # (not the statement's snapshot), so a value moved while we waited is seen.
+            value = self._conn.exec_driver_sql(_LOCK_CURSOR, (name,)).scalar()
+            return int(value or 0)
+        q = sa.select(projection_cursors.c.seq).where(projection_cursors.c.name == name)
         value = self._conn.execute(q).scalar()
         return int(value or 0)
 
