@@ -1,5 +1,5 @@
 -- wrk script: POST one new event per request (unique event_id per thread and request).
--- Used by bench_ingest.py http --client wrk; wrk runs it, riskops answers each request only
+-- Used by benchmarks/bench_http.py; wrk runs it, riskops answers each request only
 -- after the event is durable in the log.
 local counter = 0
 local thread_id = 0
