@@ -1,0 +1,194 @@
+"""Compile a rule AST to Python closures for live decisions.
+
+A compiled rule is called with a :class:`Context` and returns its value. Every node can record
+its value in a trace (``{"line:column kind": value}``), which the decision engine stores with
+the decision. A rule that fails at run time (a missing field, a division by zero) raises
+:class:`RuleRuntimeError` naming the node; the caller records it and applies the checkpoint's
+fail mode - it never passes silently.
+
+Regular expressions run on RE2 (linear time: no catastrophic backtracking).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import re2
+
+from riskops.core.rules.ast import (
+    Binary,
+    Call,
+    Conditional,
+    Expr,
+    Index,
+    ListExpr,
+    Literal,
+    Path,
+    Pos,
+    Unary,
+)
+
+MISSING = object()
+
+
+class RuleRuntimeError(ValueError):
+    def __init__(self, message: str, pos: Pos) -> None:
+        super().__init__(f"{pos}: {message}")
+        self.message = message
+        self.pos = pos
+
+
+@dataclass(slots=True)
+class Context:
+    """What a rule can see: dotted field values, list membership, and a trace to fill."""
+
+    fields: Mapping[str, Any]
+    lists: Callable[[str, str], bool] = lambda _name, _value: False
+    trace: dict[str, Any] | None = field(default=None)
+
+
+Compiled = Callable[[Context], Any]
+
+
+@lru_cache(maxsize=1024)
+def _regex(pattern: str) -> Any:
+    return re2.compile(pattern)
+
+
+def _traced(node: Expr, kind: str, fn: Compiled) -> Compiled:
+    key = f"{node.pos} {kind}"
+
+    def run(ctx: Context) -> Any:
+        value = fn(ctx)
+        if ctx.trace is not None:
+            ctx.trace[key] = value
+        return value
+
+    return run
+
+
+def compile_rule(node: Expr) -> Compiled:
+    """The closure of ``node`` (type-check it first: compiling assumes a well-typed rule)."""
+    match node:
+        case Literal(value):
+            return lambda _ctx: value
+        case Path():
+            name, pos = node.dotted, node.pos
+
+            def get(ctx: Context) -> Any:
+                value = ctx.fields.get(name, MISSING)
+                if value is MISSING:
+                    raise RuleRuntimeError(f"field {name!r} is missing", pos)
+                return value
+
+            return _traced(node, name, get)
+        case ListExpr(items):
+            parts = [compile_rule(i) for i in items]
+            return lambda ctx: [p(ctx) for p in parts]
+        case Index(target, index):
+            t, i = compile_rule(target), compile_rule(index)
+
+            def at(ctx: Context) -> Any:
+                seq, k = t(ctx), i(ctx)
+                if not -len(seq) <= k < len(seq):
+                    raise RuleRuntimeError(f"index {k} out of range", node.pos)
+                return seq[k]
+
+            return at
+        case Unary(op, operand):
+            inner = compile_rule(operand)
+            if op == "!":
+                return lambda ctx: not inner(ctx)
+            return lambda ctx: -inner(ctx)
+        case Binary():
+            return _traced(node, node.op, _binary(node))
+        case Conditional(test, then, otherwise):
+            c, a, b = compile_rule(test), compile_rule(then), compile_rule(otherwise)
+            return lambda ctx: a(ctx) if c(ctx) else b(ctx)
+        case Call():
+            return _traced(node, f"{node.function}()", _call(node))
+    raise TypeError(f"not a rule AST node: {node!r}")  # pragma: no cover
+
+
+def _binary(node: Binary) -> Compiled:
+    a, b = compile_rule(node.left), compile_rule(node.right)
+    op, pos = node.op, node.pos
+    if op == "&&":
+        return lambda ctx: bool(a(ctx)) and bool(b(ctx))
+    if op == "||":
+        return lambda ctx: bool(a(ctx)) or bool(b(ctx))
+    if op in ("/", "%"):
+
+        def divide(ctx: Context) -> Any:
+            x, y = a(ctx), b(ctx)
+            if y == 0:
+                raise RuleRuntimeError("division by zero", pos)
+            if op == "%":
+                return x - y * int(x / y)  # CEL: the sign follows the dividend
+            return x / y
+
+        return divide
+    if op in ("<", "<=", ">", ">="):
+
+        def compare(ctx: Context) -> bool:
+            x, y = a(ctx), b(ctx)
+            if x is None or y is None:
+                raise RuleRuntimeError(f"'{op}' on a missing (null) value", pos)
+            return bool(_ORDER[op](x, y))
+
+        return compare
+    fn = _ARITH[op]
+    return lambda ctx: fn(a(ctx), b(ctx))
+
+
+_ORDER: dict[str, Callable[[Any, Any], Any]] = {
+    "<": lambda x, y: x < y,
+    "<=": lambda x, y: x <= y,
+    ">": lambda x, y: x > y,
+    ">=": lambda x, y: x >= y,
+}
+_ARITH: dict[str, Callable[[Any, Any], Any]] = {
+    "==": lambda x, y: x == y,
+    "!=": lambda x, y: x != y,
+    "in": lambda x, y: x in y,
+    "+": lambda x, y: x + y,
+    "-": lambda x, y: x - y,
+    "*": lambda x, y: x * y,
+}
+
+
+def _call(node: Call) -> Compiled:
+    name = node.function
+    if name == "has":
+        (path,) = node.args
+        assert isinstance(path, Path)
+        dotted = path.dotted
+        return lambda ctx: ctx.fields.get(dotted, MISSING) not in (MISSING, None)
+    args = [compile_rule(a) for a in node.args]
+    if name == "in_list":
+        list_name, value = args
+        return lambda ctx: bool(ctx.lists(list_name(ctx), value(ctx)))
+    fn = _FUNCTIONS[name]
+
+    def call(ctx: Context) -> Any:
+        values = [a(ctx) for a in args]
+        if any(v is None for v in values):
+            raise RuleRuntimeError(f"{name}() of a missing (null) value", node.pos)
+        return fn(*values)
+
+    return call
+
+
+_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "size": len,
+    "contains": lambda s, sub: sub in s,
+    "startsWith": lambda s, p: s.startswith(p),
+    "endsWith": lambda s, p: s.endswith(p),
+    "matches": lambda s, p: _regex(p).search(s) is not None,
+    "lower": lambda s: s.lower(),
+    "upper": lambda s: s.upper(),
+    "abs": abs,
+}
