@@ -44,12 +44,11 @@ from riskops.core.state.series import (
     bucket_key,
     merge_series,
     new_series,
-    plan_specs,
     roll_up,
     series_entry_bound,
-    summarize,
     window_stats,
 )
+from riskops.core.state.summary import plan_specs, summarize
 from riskops.core.state.windows import Resolution
 
 MAX_TIME_US = 2**53
