@@ -62,18 +62,21 @@ class SqlEventLog:
         self._locked = False
 
     def lock_for_append(self) -> int:
-        if self._dialect == "postgresql" and not self._locked:
-            self._conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_APPEND_LOCK)))
-            self._locked = True
+        self._lock()
         # A statement of its own: in READ COMMITTED each statement reads a snapshot taken when
         # it starts, so one taken before the lock was granted could miss the previous holder's
         # events.
         return self.last_seq()
 
+    def _lock(self) -> None:
+        if self._dialect == "postgresql" and not self._locked:
+            self._conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_APPEND_LOCK)))
+            self._locked = True
+
     def append(self, batch: Sequence[NewEvent]) -> dict[str, int]:
         if not batch:
             return {}
-        self.lock_for_append()
+        self._lock()  # PostgreSQL needs no last seq here: RETURNING says what was inserted
         rows = [
             (
                 e.event_id,
