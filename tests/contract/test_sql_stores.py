@@ -864,6 +864,21 @@ def test_cursor_get_and_set(store: SqlStore, for_update: bool) -> None:
         assert uow.cursors.get("graph") == 7
 
 
+def test_cursor_advance_is_a_compare_and_set(store: SqlStore) -> None:
+    with store.begin(write=True) as uow:
+        assert not uow.cursors.advance("graph", 5, 9)  # a missing cursor is at 0
+        assert uow.cursors.get("graph") == 0
+        assert uow.cursors.advance("graph", 0, 9)  # creates it
+        assert not uow.cursors.advance("graph", 0, 12)
+        assert not uow.cursors.advance("graph", 8, 12)
+        assert uow.cursors.advance("graph", 9, 12)
+        uow.commit()
+    with store.begin(write=True) as uow:
+        assert uow.cursors.get("graph") == 12
+        assert uow.cursors.advance("graph", 12, 12)  # no move, but it is where expected
+        uow.commit()
+
+
 @pytest.mark.parametrize("existing", [False, True], ids=["new cursor", "existing cursor"])
 def test_cursor_for_update_serialises_projectors(store: SqlStore, existing: bool) -> None:
     """Two projectors each read the cursor for update and move it on: the second waits for

@@ -96,11 +96,12 @@ class IngestService:
                 else:
                     fresh_flags.append(False)
             fresh = [p for p, f in zip(prepared, fresh_flags, strict=True) if f]
-            # fast path: the graph was up to date, fold the new events in right here
+            # fast path: the graph was up to date (its cursor at ``before``), fold the new
+            # events in right here; the cursor moves in the same statement that checks it
             if (
                 fresh
                 and all(p.extraction is not None for p in fresh)
-                and uow.cursors.get(GRAPH, for_update=True) == before
+                and uow.cursors.advance(GRAPH, before, max(inserted.values()))
             ):
                 self._graph.fold_in(
                     uow,
@@ -110,7 +111,6 @@ class IngestService:
                         if p.extraction is not None
                     ),
                 )
-                uow.cursors.set(GRAPH, max(inserted.values()))
             dup_ids = [p.row.event_id for p, f in zip(prepared, fresh_flags, strict=True) if not f]
             dup_seqs = uow.events.seqs(dup_ids) if dup_ids else {}
             uow.commit()

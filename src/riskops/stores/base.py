@@ -245,6 +245,12 @@ class Cursors(Protocol):
 
     def set(self, name: str, seq: int) -> None: ...
 
+    def advance(self, name: str, expected: int, seq: int) -> bool:
+        """Compare-and-set in one statement: move the cursor to ``seq`` only if it is at
+        ``expected`` (a missing cursor is at 0), locking it until the transaction ends; True
+        when it moved. A cursor moved concurrently is judged on its committed value."""
+        ...
+
 
 class UnitOfWork(Protocol):
     """One transaction. Nothing is durable until ``commit``; leaving the ``with`` block without

@@ -138,3 +138,17 @@ class SqlCursors:
     def set(self, name: str, seq: int) -> None:
         ins = insert_for(self._dialect, projection_cursors).values(name=name, seq=seq)
         self._conn.execute(ins.on_conflict_do_update(index_elements=["name"], set_={"seq": seq}))
+
+    def advance(self, name: str, expected: int, seq: int) -> bool:
+        moved = self._conn.execute(
+            projection_cursors.update()
+            .where(projection_cursors.c.name == name, projection_cursors.c.seq == expected)
+            .values(seq=seq)
+        )
+        if moved.rowcount == 1:
+            return True
+        if expected != 0:
+            return False
+        ins = insert_for(self._dialect, projection_cursors).values(name=name, seq=seq)
+        created = ins.on_conflict_do_nothing().returning(projection_cursors.c.seq)
+        return self._conn.execute(created).first() is not None
