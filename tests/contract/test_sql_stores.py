@@ -879,6 +879,22 @@ def test_cursor_advance_is_a_compare_and_set(store: SqlStore) -> None:
         uow.commit()
 
 
+def test_cursor_advance_past_log_needs_every_earlier_event_applied(store: SqlStore) -> None:
+    with store.begin(write=True) as uow:
+        first = uow.events.append([ev("a"), ev("b")])
+        # no cursor yet and events before the batch: not caught up
+        assert not uow.cursors.advance_past_log("graph", first["b"], first["b"])
+        assert uow.cursors.advance_past_log("graph", first["a"], first["b"])  # creates it
+        uow.commit()
+    with store.begin(write=True) as uow:
+        later = uow.events.append([ev("c"), ev("d")])
+        assert not uow.cursors.advance_past_log("graph", later["d"], later["d"])  # c missed
+        assert uow.cursors.advance_past_log("graph", later["c"], later["d"])
+        uow.commit()
+    with store.begin() as uow:
+        assert uow.cursors.get("graph") == later["d"]
+
+
 @pytest.mark.parametrize("existing", [False, True], ids=["new cursor", "existing cursor"])
 def test_cursor_for_update_serialises_projectors(store: SqlStore, existing: bool) -> None:
     """Two projectors each read the cursor for update and move it on: the second waits for

@@ -83,7 +83,7 @@ class IngestService:
         if not prepared:
             return [], Appended([])
         with self._store.begin(write=True) as uow:
-            before = uow.events.lock_for_append()
+            uow.events.lock_for_append()
             inserted = uow.events.append([p.row for p in prepared])
             # fresh[i]: prepared[i] is the first occurrence of an id the log inserted
             unclaimed = set(inserted)
@@ -96,12 +96,14 @@ class IngestService:
                 else:
                     fresh_flags.append(False)
             fresh = [p for p, f in zip(prepared, fresh_flags, strict=True) if f]
-            # fast path: the graph was up to date (its cursor at ``before``), fold the new
-            # events in right here; the cursor moves in the same statement that checks it
+            # fast path: the graph was up to date (its cursor at the last event before these),
+            # fold the new events in right here; the cursor moves in the statement that checks
             if (
                 fresh
                 and all(p.extraction is not None for p in fresh)
-                and uow.cursors.advance(GRAPH, before, max(inserted.values()))
+                and uow.cursors.advance_past_log(
+                    GRAPH, min(inserted.values()), max(inserted.values())
+                )
             ):
                 self._graph.fold_in(
                     uow,

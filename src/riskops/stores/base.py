@@ -152,10 +152,9 @@ class EventLog(Protocol):
       ``seq = n`` will never later see a new event with a smaller ``seq``.
     """
 
-    def lock_for_append(self) -> int:
+    def lock_for_append(self) -> None:
         """Serialise appenders until the transaction ends (PostgreSQL: advisory lock; SQLite:
-        the write transaction already holds the database lock); returns :meth:`last_seq` as
-        seen under the lock."""
+        the write transaction already holds the database lock)."""
         ...
 
     def append(self, events: Sequence[NewEvent]) -> dict[str, int]: ...
@@ -249,6 +248,12 @@ class Cursors(Protocol):
         """Compare-and-set in one statement: move the cursor to ``seq`` only if it is at
         ``expected`` (a missing cursor is at 0), locking it until the transaction ends; True
         when it moved. A cursor moved concurrently is judged on its committed value."""
+        ...
+
+    def advance_past_log(self, name: str, first_new: int, seq: int) -> bool:
+        """:meth:`advance` to ``seq`` if the cursor is at the last logged ``seq`` below
+        ``first_new`` (i.e. it has applied every event before a batch that starts there), in
+        one statement when it exists; call it holding the append lock."""
         ...
 
 

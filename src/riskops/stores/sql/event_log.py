@@ -61,14 +61,7 @@ class SqlEventLog:
         self._dialect = dialect
         self._locked = False
 
-    def lock_for_append(self) -> int:
-        self._lock()
-        # A statement of its own: in READ COMMITTED each statement reads a snapshot taken when
-        # it starts, so one taken before the lock was granted could miss the previous holder's
-        # events.
-        return self.last_seq()
-
-    def _lock(self) -> None:
+    def lock_for_append(self) -> None:
         if self._dialect == "postgresql" and not self._locked:
             self._conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_APPEND_LOCK)))
             self._locked = True
@@ -76,7 +69,7 @@ class SqlEventLog:
     def append(self, batch: Sequence[NewEvent]) -> dict[str, int]:
         if not batch:
             return {}
-        self._lock()  # PostgreSQL needs no last seq here: RETURNING says what was inserted
+        self.lock_for_append()
         rows = [
             (
                 e.event_id,

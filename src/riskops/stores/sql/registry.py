@@ -14,6 +14,7 @@ from riskops.stores.base import (
 from riskops.stores.sql.dialect import insert_for
 from riskops.stores.sql.tables import (
     api_keys,
+    events,
     list_entries,
     projection_cursors,
 )
@@ -152,3 +153,21 @@ class SqlCursors:
         ins = insert_for(self._dialect, projection_cursors).values(name=name, seq=seq)
         created = ins.on_conflict_do_nothing().returning(projection_cursors.c.seq)
         return self._conn.execute(created).first() is not None
+
+    def advance_past_log(self, name: str, first_new: int, seq: int) -> bool:
+        # A statement that starts after the append lock was granted: its snapshot holds every
+        # event committed before ours.
+        caught_up = (
+            sa.select(sa.func.coalesce(sa.func.max(events.c.seq), 0))
+            .where(events.c.seq < first_new)
+            .scalar_subquery()
+        )
+        moved = self._conn.execute(
+            projection_cursors.update()
+            .where(projection_cursors.c.name == name, projection_cursors.c.seq == caught_up)
+            .values(seq=seq)
+        )
+        if moved.rowcount == 1:
+            return True
+        before = self._conn.execute(sa.select(caught_up)).scalar_one()  # e.g. no cursor yet
+        return self.advance(name, int(before), seq)
