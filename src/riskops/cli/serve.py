@@ -70,5 +70,8 @@ def serve_command(
         f"state {settings.state_backend}"
     )
     uvicorn.run(
-        create_app(runtime=runtime), host=settings.host, port=settings.port, log_level=log_level
+        create_app(runtime=runtime, serving=True),
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
     )
