@@ -66,7 +66,7 @@ def main() -> None:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--workers", type=int, default=1, help="API processes")
     parser.add_argument("--connections", default="64,256", help="comma-separated")
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=30)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("bench_http: wrk is not installed (Debian: apt-get install wrk)")
