@@ -98,6 +98,7 @@ def test_syntax_errors_name_the_position(text: str, where: tuple[int, int], what
         ("in_list('blocked', event.items)", "1:1: in_list takes (string, string), not"),
         ("user.email.in_list('x')", "call in_list as a function"),
         ("event.items % 2.0 == 1", "'%' needs ints"),
+        ("event.coupon_code == null", "1:1: compare with null: use has(field)"),
     ],
 )
 def test_type_errors_name_the_position(text: str, problem: str) -> None:
@@ -124,6 +125,9 @@ def test_every_type_problem_is_reported() -> None:
         ("user.email.matches('^[a-z.]+@example[.]com$')", True),
         ("has(event.coupon_code) || user.email.upper().startsWith('A.B')", True),
         ("event.amount > 1000 ? false : graph.device.distinct_users_30d >= 2", True),
+        # && and || absorb an error (here: a null coupon code) when the other side decides
+        ("event.coupon_code.startsWith('X') && event.amount > 1000", False),
+        ("event.amount > 100 || event.coupon_code.startsWith('X')", True),
     ],
 )
 def test_evaluation(text: str, expected: bool) -> None:
@@ -138,6 +142,8 @@ def test_runtime_errors_name_the_node_and_never_pass() -> None:
         run("event.amount / (event.items - 3) > 1")
     with pytest.raises(RuleRuntimeError, match="null"):
         run("event.coupon_code.startsWith('X')")
+    with pytest.raises(RuleRuntimeError, match="null"):  # the other side does not decide
+        run("event.coupon_code.startsWith('X') && event.amount > 100")
 
 
 def test_regex_is_linear_time() -> None:

@@ -92,38 +92,64 @@ def compile_rule(node: Expr) -> Compiled:
             t, i = compile_rule(target), compile_rule(index)
 
             def at(ctx: Context) -> Any:
-                seq, k = t(ctx), i(ctx)
+                seq, k = _present(t(ctx), "[]", node.pos), _present(i(ctx), "[]", node.pos)
                 if not -len(seq) <= k < len(seq):
                     raise RuleRuntimeError(f"index {k} out of range", node.pos)
                 return seq[k]
 
             return at
         case Unary(op, operand):
-            inner = compile_rule(operand)
-            if op == "!":
-                return lambda ctx: not inner(ctx)
-            return lambda ctx: -inner(ctx)
+            inner, pos = compile_rule(operand), node.pos
+
+            def unary(ctx: Context) -> Any:
+                value = _present(inner(ctx), op, pos)
+                return (not value) if op == "!" else -value
+
+            return unary
         case Binary():
             return _traced(node, node.op, _binary(node))
         case Conditional(test, then, otherwise):
             c, a, b = compile_rule(test), compile_rule(then), compile_rule(otherwise)
-            return lambda ctx: a(ctx) if c(ctx) else b(ctx)
+            return lambda ctx: a(ctx) if _present(c(ctx), "?:", node.pos) else b(ctx)
         case Call():
             return _traced(node, f"{node.function}()", _call(node))
     raise TypeError(f"not a rule AST node: {node!r}")  # pragma: no cover
 
 
+def _present(value: Any, op: str, pos: Pos) -> Any:
+    if value is None:
+        raise RuleRuntimeError(f"'{op}' on a missing (null) value", pos)
+    return value
+
+
+def _logical(node: Binary, a: Compiled, b: Compiled) -> Compiled:
+    """``&&`` / ``||`` as in CEL (and SQL's three-valued logic): evaluated left to right, but
+    an error (or null) on one side is absorbed when the other side decides the result."""
+    decides: bool = node.op == "||"  # the value that decides: true for ||, false for &&
+
+    def run(ctx: Context) -> bool:
+        try:
+            left = _present(a(ctx), node.op, node.left.pos)
+        except RuleRuntimeError:
+            if bool(_present(b(ctx), node.op, node.right.pos)) == decides:
+                return decides
+            raise
+        if bool(left) == decides:
+            return decides
+        return bool(_present(b(ctx), node.op, node.right.pos))
+
+    return run
+
+
 def _binary(node: Binary) -> Compiled:
     a, b = compile_rule(node.left), compile_rule(node.right)
     op, pos = node.op, node.pos
-    if op == "&&":
-        return lambda ctx: bool(a(ctx)) and bool(b(ctx))
-    if op == "||":
-        return lambda ctx: bool(a(ctx)) or bool(b(ctx))
+    if op in ("&&", "||"):
+        return _logical(node, a, b)
     if op in ("/", "%"):
 
         def divide(ctx: Context) -> Any:
-            x, y = a(ctx), b(ctx)
+            x, y = _present(a(ctx), op, pos), _present(b(ctx), op, pos)
             if y == 0:
                 raise RuleRuntimeError("division by zero", pos)
             if op == "%":
@@ -131,17 +157,12 @@ def _binary(node: Binary) -> Compiled:
             return x / y
 
         return divide
-    if op in ("<", "<=", ">", ">="):
+    fn = _ORDER.get(op) or _ARITH[op]
 
-        def compare(ctx: Context) -> bool:
-            x, y = a(ctx), b(ctx)
-            if x is None or y is None:
-                raise RuleRuntimeError(f"'{op}' on a missing (null) value", pos)
-            return bool(_ORDER[op](x, y))
+    def apply(ctx: Context) -> Any:
+        return fn(_present(a(ctx), op, pos), _present(b(ctx), op, pos))
 
-        return compare
-    fn = _ARITH[op]
-    return lambda ctx: fn(a(ctx), b(ctx))
+    return apply
 
 
 _ORDER: dict[str, Callable[[Any, Any], Any]] = {
@@ -150,6 +171,7 @@ _ORDER: dict[str, Callable[[Any, Any], Any]] = {
     ">": lambda x, y: x > y,
     ">=": lambda x, y: x >= y,
 }
+# every operator needs values: a null operand is an error (has() tests for a missing value)
 _ARITH: dict[str, Callable[[Any, Any], Any]] = {
     "==": lambda x, y: x == y,
     "!=": lambda x, y: x != y,

@@ -138,6 +138,8 @@ class Checker:
                     self._fail(f"'{op}' needs bools, not {t}", side.pos)
             return "bool"
         if op in ("==", "!="):
+            if "null" in (a, b):
+                return self._fail("compare with null: use has(field) to test presence", node.pos)
             if not (_assignable(a, b) or _assignable(b, a)):
                 self._fail(f"cannot compare {a} with {b}", node.pos)
             return "bool"
