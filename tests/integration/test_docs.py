@@ -35,7 +35,9 @@ def test_readme_names_the_two_commands_and_ci_runs_the_test_one() -> None:
     assert "python3 run.py test" in ci
 
 
-@pytest.mark.parametrize("command", ["serve", "ingest", "db upgrade", "keys create", "schema"])
+@pytest.mark.parametrize(
+    "command", ["serve", "ingest", "db upgrade", "keys create", "schema", "rules validate"]
+)
 def test_cli_commands_are_documented(command: str) -> None:
     cli_md = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
     assert f"riskops {command}" in cli_md
@@ -49,6 +51,13 @@ def live_server(tmp_path: Path, pool: ServerPool) -> tuple[str, str]:
     server = pool.new("docs", env)
     server.start()
     return server.url, key
+
+
+def test_the_example_ruleset_is_valid() -> None:
+    from riskops.core.decisions.ruleset import load_ruleset
+
+    ruleset = load_ruleset((ROOT / "examples" / "rules_order.yaml").read_text(encoding="utf-8"))
+    assert ruleset.checkpoint == "order"
 
 
 def test_quickstart_example_runs(live_server: tuple[str, str]) -> None:
