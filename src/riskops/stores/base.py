@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from riskops.core.state.model import StateUpdate, WindowStats
+from riskops.stores.decision_base import Audit, Decisions, Rulesets
 
 
 class OnlineState(Protocol):
@@ -234,6 +235,10 @@ class Lists(Protocol):
 
     def memberships(self, entity_type: str, entity_id: str, at_us: int) -> list[ListEntry]: ...
 
+    def contains(self, list_name: str, entity_id: str, at_us: int) -> bool:
+        """Whether ``entity_id`` (of any entity type) is on list ``list_name`` at ``at_us``."""
+        ...
+
 
 class Cursors(Protocol):
     """Where each SQL-side projection of the log (e.g. the entity graph) has got to. Reading
@@ -275,6 +280,15 @@ class UnitOfWork(Protocol):
 
     @property
     def cursors(self) -> Cursors: ...
+
+    @property
+    def rulesets(self) -> Rulesets: ...
+
+    @property
+    def decisions(self) -> Decisions: ...
+
+    @property
+    def audit(self) -> Audit: ...
 
     def commit(self) -> None: ...
 

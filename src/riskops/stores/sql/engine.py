@@ -12,6 +12,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Connection, Engine
 
 from riskops.errors import Unavailable
+from riskops.stores.sql.decisions import SqlAudit, SqlDecisions, SqlRulesets
 from riskops.stores.sql.event_log import SqlEventLog
 from riskops.stores.sql.graph import SqlGraph
 from riskops.stores.sql.registry import SqlApiKeys, SqlCursors, SqlLists
@@ -62,6 +63,9 @@ class SqlUnitOfWork:
         self.keys = SqlApiKeys(conn)
         self.lists = SqlLists(conn, dialect)
         self.cursors = SqlCursors(conn, dialect)
+        self.rulesets = SqlRulesets(conn, dialect)
+        self.decisions = SqlDecisions(conn)
+        self.audit = SqlAudit(conn)
 
     def commit(self) -> None:
         self._conn.commit()

@@ -113,6 +113,20 @@ class SqlLists:
         )
         return [ListEntry(*r) for r in self._conn.execute(q)]
 
+    def contains(self, list_name: str, entity_id: str, at_us: int) -> bool:
+        q = (
+            sa.select(sa.literal(1))
+            .where(
+                list_entries.c.list_name == list_name,
+                list_entries.c.entity_id == entity_id,
+                sa.or_(
+                    list_entries.c.expires_at_us.is_(None), list_entries.c.expires_at_us > at_us
+                ),
+            )
+            .limit(1)
+        )
+        return self._conn.execute(q).first() is not None
+
 
 _LOCK_CURSOR = (
     "INSERT INTO projection_cursors (name, seq) VALUES (%s, 0) ON CONFLICT (name) "

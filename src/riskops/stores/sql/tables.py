@@ -91,3 +91,50 @@ projection_cursors = sa.Table(
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("seq", sa.BigInteger, nullable=False),
 )
+
+ruleset_versions = sa.Table(
+    "ruleset_versions",
+    metadata,
+    sa.Column("checkpoint", sa.String(32), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("author", sa.String(200), nullable=False),
+    sa.Column("note", sa.String(500), nullable=False),
+    sa.Column("created_at_us", sa.BigInteger, nullable=False),
+)
+
+active_rulesets = sa.Table(
+    "active_rulesets",
+    metadata,
+    sa.Column("checkpoint", sa.String(32), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("activated_by", sa.String(200), nullable=False),
+    sa.Column("activated_at_us", sa.BigInteger, nullable=False),
+)
+
+decisions = sa.Table(
+    "decisions",
+    metadata,
+    sa.Column("decision_id", sa.String(40), primary_key=True),
+    sa.Column("checkpoint", sa.String(32), nullable=False),
+    sa.Column("event_id", sa.String(128), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("score", sa.SmallInteger, nullable=False),
+    sa.Column("created_at_us", sa.BigInteger, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Index(None, "checkpoint", "created_at_us"),
+    sa.Index(None, "event_id"),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", SeqType, primary_key=True, autoincrement=True),
+    sa.Column("at_us", sa.BigInteger, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("subject", sa.String(300), nullable=False),
+    sa.Column("before", sa.Text),
+    sa.Column("after", sa.Text),
+    sa.Index(None, "at_us"),
+)
