@@ -59,6 +59,14 @@ class Settings(BaseSettings):
     state_poll_s: float = Field(
         default=0.5, description="How often a server pulls other writers' events into its state."
     )
+    rules_reload_s: float = Field(
+        default=1.0, ge=0, description="How often a server checks for a newly activated ruleset."
+    )
+    decision_fail_mode: Literal["open", "closed"] = Field(
+        default="open",
+        description="When a rule fails at run time: open ignores it, closed makes the outcome "
+        "at least review.",
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

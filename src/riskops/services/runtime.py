@@ -8,11 +8,13 @@ from datetime import timedelta
 from riskops.config import Settings
 from riskops.core.events import ParseLimits
 from riskops.services.clock import Clock, system_clock
+from riskops.services.decisions import DecisionConfig, DecisionService
 from riskops.services.graph_projector import GraphProjector
 from riskops.services.ingest import IngestService
 from riskops.services.keys import KeyService
 from riskops.services.profiles import ProfileService
 from riskops.services.projector import StateProjector
+from riskops.services.rules import RulesService
 from riskops.stores.base import OnlineState
 from riskops.stores.factory import open_state, open_store, upgrade_schema
 from riskops.stores.sql.engine import SqlStore
@@ -28,6 +30,8 @@ class Runtime:
     ingest: IngestService
     keys: KeyService
     profiles: ProfileService
+    rules: RulesService
+    decisions: DecisionService
     clock: Clock = field(default=system_clock)
 
     def close(self) -> None:
@@ -55,16 +59,22 @@ def build_runtime(
         max_future_skew=timedelta(seconds=settings.max_future_skew_s),
         max_age=timedelta(days=settings.max_event_age_days),
     )
+    ingest = IngestService(
+        store, secret, clock, limits, graph=graph, state=projector if with_state else None
+    )
+    rules = RulesService(store, clock, settings.rules_reload_s)
     return Runtime(
         settings=settings,
         store=store,
         state=state,
         projector=projector,
-        ingest=IngestService(
-            store, secret, clock, limits, graph=graph, state=projector if with_state else None
-        ),
+        ingest=ingest,
         graph=graph,
         keys=KeyService(store, clock, settings.key_cache_s),
         profiles=ProfileService(store, state, secret, clock),
+        rules=rules,
+        decisions=DecisionService(
+            store, state, ingest, rules, clock, DecisionConfig(settings.decision_fail_mode)
+        ),
         clock=clock,
     )

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
-import orjson
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
+from riskops.api.body import decode_json, read_body
 from riskops.api.deps import require, runtime
 from riskops.api.errors import json_response
 from riskops.api.metrics import EVENTS
@@ -41,42 +40,6 @@ _EXAMPLE = {
         "shipping_address": {"line1": "Jl. Sudirman No. 5", "city": "Jakarta", "country": "ID"},
     },
 }
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    too_large = [Problem("body", f"at most {limit} bytes per request; send smaller batches")]
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(
-            f"body of {declared} bytes is over the limit of {limit} bytes", too_large
-        )
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"body is over the limit of {limit} bytes", too_large)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _decode(body: bytes) -> Any:
-    if not body.strip():
-        raise BadRequest("empty body", [Problem("body", "expected a JSON object or array")])
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadRequest(
-            "body is not valid UTF-8",
-            [Problem("body", f"invalid UTF-8 byte at offset {exc.start}")],
-        ) from None
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(
-            "body is not valid JSON",
-            [Problem("body", f"{exc.msg} at line {exc.lineno} column {exc.colno}")],
-        ) from None
 
 
 @router.post(
@@ -131,7 +94,7 @@ async def post_events_lean(request: Request) -> Response:
 async def ingest_request(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
     settings = rt.settings
-    data = _decode(await _read_body(request, settings.max_body_bytes))
+    data = decode_json(await read_body(request, settings.max_body_bytes))
     committer = request.app.state.committer
     if isinstance(data, list):
         if not data:
