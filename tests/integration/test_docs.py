@@ -36,7 +36,19 @@ def test_readme_names_the_two_commands_and_ci_runs_the_test_one() -> None:
 
 
 @pytest.mark.parametrize(
-    "command", ["serve", "ingest", "db upgrade", "keys create", "schema", "rules validate"]
+    "command",
+    [
+        "serve",
+        "ingest",
+        "db upgrade",
+        "keys create",
+        "schema",
+        "rules validate",
+        "rules push",
+        "rules activate",
+        "rules pull",
+        "rules versions",
+    ],
 )
 def test_cli_commands_are_documented(command: str) -> None:
     cli_md = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")

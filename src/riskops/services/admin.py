@@ -5,6 +5,7 @@ from __future__ import annotations
 from riskops.config import Settings
 from riskops.services.clock import system_clock
 from riskops.services.keys import KeyService
+from riskops.services.rules import RulesService
 from riskops.stores.factory import open_store, schema_revisions, upgrade_schema
 
 
@@ -27,3 +28,11 @@ def key_service(settings: Settings) -> KeyService:
     if settings.auto_migrate:
         upgrade_schema(store)
     return KeyService(store, system_clock, settings.key_cache_s)
+
+
+def rules_service(settings: Settings) -> RulesService:
+    store = open_store(settings.resolved_database_url())
+    store.ping()
+    if settings.auto_migrate:
+        upgrade_schema(store)
+    return RulesService(store, system_clock, settings.rules_reload_s)
