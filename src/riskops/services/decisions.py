@@ -27,6 +27,13 @@ _ALLOWABLE = ("user", "device", "ip", "address", "instrument")
 
 
 @dataclass(frozen=True, slots=True)
+class PendingDecision:
+    prepared: Prepared
+    row: DecisionRow
+    response: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class DecisionConfig:
     fail_mode: str = "open"
 
@@ -73,8 +80,9 @@ class DecisionService:
             raise ValidationFailed("wrong event type", [Problem("type", reason)])
         return prepared
 
-    def decide(self, checkpoint: str, raw: object) -> dict[str, Any]:
-        """Decide, record the event and the decision; the response (without the trace)."""
+    def evaluate(self, checkpoint: str, raw: object) -> PendingDecision:
+        """Validate and decide, without writing: the event to append and the decision record
+        to store with it (in one transaction: see :meth:`decide`, or the API's group commit)."""
         started = time.perf_counter()
         prepared = self.prepare(checkpoint, raw)
         record: dict[str, Any] = orjson.loads(prepared.row.body)
@@ -104,31 +112,31 @@ class DecisionService:
                 allowed=allowed,
                 fail_mode=self._config.fail_mode,
             )
-        (logged,) = self._ingest.write([prepared])
         decision_id = f"dec_{uuid.uuid4().hex}"
         response = _response(decision_id, checkpoint, prepared, result, version, started)
         full = {
             **response,
             "trace": result.trace,
             "skipped": result.skipped,
-            "duplicate_event": logged.status == "duplicate",
             "fields": {k: fields.get(k) for k in sorted(ruleset.fields)},
         }
-        created = to_us(self._clock())
-        with self._store.begin(write=True) as uow:
-            uow.decisions.add(
-                DecisionRow(
-                    decision_id,
-                    checkpoint,
-                    prepared.row.event_id,
-                    result.outcome,
-                    result.score,
-                    created,
-                    orjson.dumps(full).decode(),
-                )
-            )
-            uow.commit()
-        return response
+        row = DecisionRow(
+            decision_id,
+            checkpoint,
+            prepared.row.event_id,
+            result.outcome,
+            result.score,
+            to_us(self._clock()),
+            orjson.dumps(full).decode(),
+        )
+        return PendingDecision(prepared, row, response)
+
+    def decide(self, checkpoint: str, raw: object) -> dict[str, Any]:
+        """Decide, and record the event and the decision in one transaction."""
+        pending = self.evaluate(checkpoint, raw)
+        _, appended = self._ingest.append([pending.prepared], [pending.row])
+        self._ingest.project(appended)
+        return pending.response
 
     def get(self, decision_id: str) -> dict[str, Any]:
         """A recorded decision with its full evaluation trace."""

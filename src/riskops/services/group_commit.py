@@ -13,8 +13,9 @@ import contextlib
 from concurrent.futures import ThreadPoolExecutor
 
 from riskops.services.ingest import IngestService, ItemResult, Prepared
+from riskops.stores.decision_base import DecisionRow
 
-Waiter = tuple[list[Prepared], asyncio.Future[list[ItemResult]]]
+Waiter = tuple[list[Prepared], list[DecisionRow], asyncio.Future[list[ItemResult]]]
 
 
 class GroupCommitter:
@@ -39,11 +40,15 @@ class GroupCommitter:
             await asyncio.gather(*self._answering, return_exceptions=True)
         self._projecting.shutdown(wait=True)
 
-    async def submit(self, prepared: list[Prepared]) -> list[ItemResult]:
+    async def submit(
+        self, prepared: list[Prepared], decisions: list[DecisionRow] | None = None
+    ) -> list[ItemResult]:
+        """Append ``prepared`` (and the decisions made on them, in the same transaction);
+        answered once committed and in the online state."""
         if not prepared:
             return []
         future: asyncio.Future[list[ItemResult]] = asyncio.get_running_loop().create_future()
-        await self._queue.put((prepared, future))
+        await self._queue.put((prepared, decisions or [], future))
         return await future
 
     async def _run(self) -> None:
@@ -56,11 +61,12 @@ class GroupCommitter:
                 item = self._queue.get_nowait()
                 group.append(item)
                 size += len(item[0])
-            flat = [p for prepared, _ in group for p in prepared]
+            flat = [p for prepared, _, _ in group for p in prepared]
+            made = [d for _, decisions, _ in group for d in decisions]
             try:
-                results, appended = await asyncio.to_thread(self._ingest.append, flat)
+                results, appended = await asyncio.to_thread(self._ingest.append, flat, made)
             except Exception as exc:  # delivered to every waiting request
-                for _, future in group:
+                for _, _, future in group:
                     if not future.done():
                         future.set_exception(exc)
                 continue
@@ -78,7 +84,7 @@ async def _answer(
     with contextlib.suppress(Exception):
         await projected
     offset = 0
-    for prepared, future in group:
+    for prepared, _, future in group:
         if not future.done():
             future.set_result(results[offset : offset + len(prepared)])
         offset += len(prepared)

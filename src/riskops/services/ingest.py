@@ -11,6 +11,7 @@ otherwise (after a bulk load) the graph projector catches up.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ from riskops.services.preparing import (
 )
 from riskops.services.projector import StateProjector
 from riskops.stores.base import Store
+from riskops.stores.decision_base import DecisionRow
 
 __all__ = ["Appended", "IngestService", "ItemResult", "Prepared"]
 
@@ -77,9 +79,11 @@ class IngestService:
         self.project(appended)
         return results
 
-    def append(self, prepared: list[Prepared]) -> tuple[list[ItemResult], Appended]:
-        """Append in one transaction (durable when this returns); the results, and what was
-        logged for :meth:`project`."""
+    def append(
+        self, prepared: list[Prepared], decisions: Sequence[DecisionRow] = ()
+    ) -> tuple[list[ItemResult], Appended]:
+        """Append in one transaction (durable when this returns), together with the decision
+        records made on these events; the results, and what was logged for :meth:`project`."""
         if not prepared:
             return [], Appended([])
         with self._store.begin(write=True) as uow:
@@ -113,6 +117,8 @@ class IngestService:
                         if p.extraction is not None
                     ),
                 )
+            for decision in decisions:
+                uow.decisions.add(decision)
             dup_ids = [p.row.event_id for p, f in zip(prepared, fresh_flags, strict=True) if not f]
             dup_seqs = uow.events.seqs(dup_ids) if dup_ids else {}
             uow.commit()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
@@ -35,7 +37,10 @@ async def post_decision(
     data = decode_json(await read_body(request, rt.settings.max_body_bytes))
     if not isinstance(data, dict):
         raise ValidationFailed("invalid body", [Problem("body", "expected one event object")])
-    return json_response(rt.decisions.decide(checkpoint, data))
+    pending = await asyncio.to_thread(rt.decisions.evaluate, checkpoint, data)
+    # the event and its decision commit together, group-committed with concurrent requests
+    await request.app.state.committer.submit([pending.prepared], [pending.row])
+    return json_response(pending.response)
 
 
 @router.get("/v1/decisions/{decision_id}", summary="A decision with its full evaluation trace")
