@@ -214,3 +214,34 @@ def test_a_failing_rule_is_recorded_and_the_fail_mode_applies(fail_mode: str, ou
     assert [(e.rule_id, e.position) for e in result.errors] == [("shared_device", "1:1")]
     assert result.trace["shared_device"]["value"] is None
     assert result.outcome == outcome
+
+
+def test_an_untraced_run_decides_the_same_and_its_trace_can_be_rebuilt() -> None:
+    ruleset = load_ruleset(EXAMPLE.read_text(encoding="utf-8"))
+    fields = _fields(**{"velocity.user.orders_1h": 5, "graph.device.distinct_users_30d": None})
+    blocked = {("blocked_devices", "fp1")}
+    fast = evaluate(
+        ruleset, fields, in_list=lambda n, v: (n, v) in blocked, fail_mode="closed", trace=False
+    )
+    assert fast.trace["cod_burst"] == {"value": True}
+    assert fast.lookups == {"blocked_devices\x1ffp1": True}
+    replay = evaluate(
+        ruleset,
+        fields,
+        in_list=lambda n, v: fast.lookups.get(f"{n}\x1f{v}", False),
+        fail_mode="closed",
+    )
+    assert (replay.outcome, replay.score, replay.actions) == (
+        fast.outcome,
+        fast.score,
+        fast.actions,
+    )
+    assert [r.values for r in replay.reasons] == [r.values for r in fast.reasons]
+    assert {k: v["value"] for k, v in replay.trace.items()} == {
+        k: v["value"] for k, v in fast.trace.items()
+    }
+    assert replay.trace["blocked_device"]["nodes"] == {
+        "1:28 device.fingerprint": "fp1",
+        "1:1 in_list()": True,
+    }
+    assert "nodes" in replay.trace["shared_device"]  # the failing rule's nodes too

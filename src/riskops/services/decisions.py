@@ -111,6 +111,7 @@ class DecisionService:
                 in_list=lambda name, value: uow.lists.contains(name, str(value), at_us),
                 allowed=allowed,
                 fail_mode=self._config.fail_mode,
+                trace=False,  # rebuilt when the decision is read (see get)
             )
         decision_id = f"dec_{uuid.uuid4().hex}"
         response = _response(decision_id, checkpoint, prepared, result, version, started)
@@ -118,7 +119,11 @@ class DecisionService:
             **response,
             "trace": result.trace,
             "skipped": result.skipped,
+            # what the evaluation depended on: enough to rebuild its trace node by node
             "fields": {k: fields.get(k) for k in sorted(ruleset.fields)},
+            "list_lookups": result.lookups,
+            "allowed": sorted(allowed),
+            "fail_mode": self._config.fail_mode,
         }
         row = DecisionRow(
             decision_id,
@@ -145,6 +150,17 @@ class DecisionService:
         if row is None:
             raise NotFound(f"no decision {decision_id!r}")
         body: dict[str, Any] = orjson.loads(row.body)
+        version = body["versions"]["ruleset"]
+        if version is not None:  # replay with the trace on: deterministic from what was stored
+            lookups: dict[str, bool] = body["list_lookups"]
+            replay = evaluate(
+                self._rules.compiled(row.checkpoint, version),
+                body["fields"],
+                in_list=lambda name, value: lookups.get(f"{name}\x1f{value}", False),
+                allowed=frozenset(body["allowed"]),
+                fail_mode=body["fail_mode"],
+            )
+            body["trace"] = replay.trace
         return body
 
 

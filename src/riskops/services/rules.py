@@ -57,6 +57,7 @@ class RulesService:
         self._lock = threading.Lock()
         self._active: dict[str, tuple[int, Ruleset]] = {}
         self._checked_at = float("-inf")
+        self._compiled: dict[tuple[str, int], Ruleset] = {}
 
     def push(self, text: str, author: str, note: str = "", checkpoint: str | None = None) -> Pushed:
         """Validate and store as the checkpoint's next version (not yet active)."""
@@ -99,6 +100,17 @@ class RulesService:
             found = uow.rulesets.get(checkpoint, version)
         if found is None:
             raise NotFound(f"no version {version} of the {checkpoint} ruleset")
+        return found
+
+    def compiled(self, checkpoint: str, version: int) -> Ruleset:
+        """A stored version, compiled (versions are immutable, so this is cached)."""
+        key = (checkpoint, version)
+        found = self._compiled.get(key)
+        if found is None:
+            found = _compile(self.get(checkpoint, version).body, checkpoint)
+            if len(self._compiled) >= 64:
+                self._compiled.clear()
+            self._compiled[key] = found
         return found
 
     def activate(self, checkpoint: str, version: int, by: str) -> int | None:

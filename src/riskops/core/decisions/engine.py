@@ -8,8 +8,10 @@ mode are arguments).
 * A rule that fails at run time is recorded with its error. With fail mode ``closed`` an active
   rule's failure makes the outcome at least ``review``; with ``open`` it is ignored. It never
   passes silently: the decision lists it.
-* Every rule that ran has its trace: the value of each field, operator and function it
-  evaluated.
+* Every rule that ran has its value in the trace; with ``trace=True`` also the value of each
+  field, operator and function it evaluated. Evaluation is deterministic given the fields,
+  the list answers (recorded in ``lookups``) and the allow-listed entity types, so a trace can
+  be rebuilt later from what a decision stored.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class Evaluation:
     errors: list[RuleError] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     trace: dict[str, dict[str, Any]] = field(default_factory=dict)
+    lookups: dict[str, bool] = field(default_factory=dict)
+    """Every list answer the rules used: ``"list\x1fvalue" -> member``."""
 
 
 def _more_severe(a: str, b: str) -> str:
@@ -63,27 +67,40 @@ def evaluate(
     in_list: Callable[[str, str], bool] = lambda _n, _v: False,
     allowed: frozenset[str] = frozenset(),
     fail_mode: str = "open",
+    trace: bool = True,
 ) -> Evaluation:
     """Run every live rule of ``ruleset`` on ``fields``. ``allowed``: the entity types of this
     event that are on an allow list."""
     if fail_mode not in FAIL_MODES:
         raise ValueError(f"fail_mode must be one of {FAIL_MODES}, got {fail_mode!r}")
     result = Evaluation()
+    lookups = result.lookups
+
+    def lists(name: str, value: str) -> bool:
+        key = f"{name}\x1f{value}"
+        found = lookups.get(key)
+        if found is None:
+            found = lookups[key] = bool(in_list(name, value))
+        return found
+
     for compiled in ruleset.live():
         rule = compiled.rule
         if allowed.intersection(rule.skip_if_allowed):
             result.skipped.append(rule.id)
             continue
-        trace: dict[str, Any] = {}
+        nodes: dict[str, Any] | None = {} if trace else None
+        run = compiled.run_traced if trace else compiled.run
         try:
-            hit = bool(compiled.run(Context(fields, in_list, trace)))
+            hit = bool(run(Context(fields, lists, nodes)))
         except RuleRuntimeError as exc:
-            result.trace[rule.id] = {"value": None, "error": str(exc), "nodes": trace}
+            result.trace[rule.id] = {"value": None, "error": str(exc)}
+            if nodes is not None:
+                result.trace[rule.id]["nodes"] = nodes
             result.errors.append(RuleError(rule.id, exc.message, str(exc.pos)))
             if fail_mode == "closed" and rule.state == "active":
                 result.outcome = _more_severe("review", result.outcome)
             continue
-        result.trace[rule.id] = {"value": hit, "nodes": trace}
+        result.trace[rule.id] = {"value": hit} if nodes is None else {"value": hit, "nodes": nodes}
         if not hit:
             continue
         if rule.state == "shadow":

@@ -80,6 +80,9 @@ class CompiledRule:
     rule: Rule
     expr: Expr
     run: Compiled
+    """Evaluates the rule without recording a trace."""
+    run_traced: Compiled
+    """The same, recording every node's value in the context's trace."""
     fields: frozenset[str]
     """Every context field the rule reads."""
 
@@ -223,7 +226,15 @@ def compile_rules(checkpoint: str, rules: list[Rule], lines: list[int | None]) -
         except RuleTypeError as exc:
             problems.extend(RulesetProblem(f"{where}.when", str(p), line) for p in exc.problems)
             continue
-        compiled.append(CompiledRule(rule, expr, compile_rule(expr), frozenset(_paths(expr))))
+        compiled.append(
+            CompiledRule(
+                rule,
+                expr,
+                compile_rule(expr, traced=False),
+                compile_rule(expr),
+                frozenset(_paths(expr)),
+            )
+        )
     if problems:
         raise InvalidRuleset(problems)
     ordered = sorted(enumerate(compiled), key=lambda p: (-p[1].rule.priority, p[0]))
