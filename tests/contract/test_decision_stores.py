@@ -82,3 +82,39 @@ def test_list_lookup_by_name_and_id_honours_expiry(store: SqlStore) -> None:
         assert not uow.lists.contains("blocked_devices", "fp-2", 100)
         assert uow.lists.contains("watch", "u-1", 499)
         assert not uow.lists.contains("watch", "u-1", 500)
+
+
+def test_every_list_change_moves_the_version(store: SqlStore) -> None:
+    entry = ListEntry("blocked", "device", "fp-1", "block", "r", "s", 1, None)
+    with store.begin(write=True) as uow:
+        assert uow.lists.version() == 0
+        uow.lists.put(entry)
+        uow.lists.put(ListEntry("vip", "user", "u-1", "allow", "r", "s", 1, None))
+        uow.commit()
+    with store.begin(write=True) as uow:
+        assert uow.lists.version() == 2
+        assert [e.list_name for e in uow.lists.all()] == ["blocked", "vip"]
+        assert not uow.lists.remove("blocked", "device", "fp-2")  # nothing removed: no move
+        assert uow.lists.version() == 2
+        assert uow.lists.remove("blocked", "device", "fp-1")
+        uow.commit()
+    with store.begin() as uow:
+        assert uow.lists.version() == 3
+        assert [e.list_name for e in uow.lists.all()] == ["vip"]
+
+
+def test_the_lists_cache_sees_a_change_after_its_reload_interval(store: SqlStore) -> None:
+    from riskops.services.lists import ListsCache
+
+    clock = iter([0.0, 0.5, 1.5]).__next__
+    cache = ListsCache(store, reload_s=1.0)
+    cache.refresh(clock)  # t=0: loads (empty)
+    with store.begin(write=True) as uow:
+        uow.lists.put(ListEntry("blocked", "device", "fp-1", "block", "r", "s", 1, 100))
+        uow.commit()
+    cache.refresh(clock)  # t=0.5: not yet
+    assert not cache.contains("blocked", "fp-1", 50)
+    cache.refresh(clock)  # t=1.5: reloaded
+    assert cache.contains("blocked", "fp-1", 50)
+    assert not cache.contains("blocked", "fp-1", 100)  # expired
+    assert [e.kind for e in cache.memberships("device", "fp-1", 50)] == ["block"]

@@ -19,6 +19,7 @@ from riskops.core.events.envelope import from_us, to_us
 from riskops.errors import NotFound, Problem, ValidationFailed
 from riskops.services.clock import Clock
 from riskops.services.ingest import IngestService, Prepared
+from riskops.services.lists import ListsCache
 from riskops.services.rules import RulesService, check_checkpoint
 from riskops.stores.base import OnlineState, Store
 from riskops.stores.decision_base import DecisionRow
@@ -57,6 +58,7 @@ class DecisionService:
         state: OnlineState,
         ingest: IngestService,
         rules: RulesService,
+        lists: ListsCache,
         clock: Clock,
         config: DecisionConfig | None = None,
     ) -> None:
@@ -64,6 +66,7 @@ class DecisionService:
         self._state = state
         self._ingest = ingest
         self._rules = rules
+        self._lists = lists
         self._clock = clock
         self._config = config or DecisionConfig()
 
@@ -98,21 +101,22 @@ class DecisionService:
                 lambda t, i, w: self._state.windows(t, i, w, at_us - 1),  # before this event
             )
         )
-        with self._store.begin() as uow:
-            allowed = frozenset(
-                t
-                for t in _ALLOWABLE
-                if ids.get(t)
-                and any(e.kind == "allow" for e in uow.lists.memberships(t, ids[t] or "", at_us))
-            )
-            result = evaluate(
-                ruleset,
-                fields,
-                in_list=lambda name, value: uow.lists.contains(name, str(value), at_us),
-                allowed=allowed,
-                fail_mode=self._config.fail_mode,
-                trace=False,  # rebuilt when the decision is read (see get)
-            )
+        lists = self._lists
+        lists.refresh()
+        allowed = frozenset(
+            t
+            for t in _ALLOWABLE
+            if ids.get(t)
+            and any(e.kind == "allow" for e in lists.memberships(t, ids[t] or "", at_us))
+        )
+        result = evaluate(
+            ruleset,
+            fields,
+            in_list=lambda name, value: lists.contains(name, str(value), at_us),
+            allowed=allowed,
+            fail_mode=self._config.fail_mode,
+            trace=False,  # rebuilt when the decision is read (see get)
+        )
         decision_id = f"dec_{uuid.uuid4().hex}"
         response = _response(decision_id, checkpoint, prepared, result, version, started)
         full = {

@@ -12,6 +12,7 @@ from riskops.services.decisions import DecisionConfig, DecisionService
 from riskops.services.graph_projector import GraphProjector
 from riskops.services.ingest import IngestService
 from riskops.services.keys import KeyService
+from riskops.services.lists import ListsCache
 from riskops.services.profiles import ProfileService
 from riskops.services.projector import StateProjector
 from riskops.services.rules import RulesService
@@ -74,7 +75,13 @@ def build_runtime(
         profiles=ProfileService(store, state, secret, clock),
         rules=rules,
         decisions=DecisionService(
-            store, state, ingest, rules, clock, DecisionConfig(settings.decision_fail_mode)
+            store,
+            state,
+            ingest,
+            rules,
+            ListsCache(store, settings.rules_reload_s),
+            clock,
+            DecisionConfig(settings.decision_fail_mode),
         ),
         clock=clock,
     )

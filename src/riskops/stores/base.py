@@ -239,6 +239,15 @@ class Lists(Protocol):
         """Whether ``entity_id`` (of any entity type) is on list ``list_name`` at ``at_us``."""
         ...
 
+    def all(self) -> list[ListEntry]:
+        """Every entry, expired ones included (for an in-memory copy)."""
+        ...
+
+    def version(self) -> int:
+        """A counter that every ``put`` and every effective ``remove`` moves, in the same
+        transaction: a copy made at version ``v`` is current while the counter is ``v``."""
+        ...
+
 
 class Cursors(Protocol):
     """Where each SQL-side projection of the log (e.g. the entity graph) has got to. Reading

@@ -64,6 +64,9 @@ class SqlApiKeys:
         return bool(res.rowcount)
 
 
+_LISTS_VERSION = "lists.version"
+
+
 class SqlLists:
     def __init__(self, conn: Connection, dialect: str) -> None:
         self._conn = conn
@@ -88,6 +91,32 @@ class SqlLists:
                 set_={k: v for k, v in values.items() if k not in keys},
             )
         )
+        self._bump()
+
+    def _bump(self) -> None:
+        """Move the lists' change counter (in the same transaction as the change)."""
+        moved = self._conn.execute(
+            projection_cursors.update()
+            .where(projection_cursors.c.name == _LISTS_VERSION)
+            .values(seq=projection_cursors.c.seq + 1)
+        )
+        if moved.rowcount == 0:
+            ins = insert_for(self._dialect, projection_cursors).values(name=_LISTS_VERSION, seq=1)
+            self._conn.execute(
+                ins.on_conflict_do_update(
+                    index_elements=["name"], set_={"seq": projection_cursors.c.seq + 1}
+                )
+            )
+
+    def version(self) -> int:
+        value = self._conn.execute(
+            sa.select(projection_cursors.c.seq).where(projection_cursors.c.name == _LISTS_VERSION)
+        ).scalar()
+        return int(value or 0)
+
+    def all(self) -> list[ListEntry]:
+        q = sa.select(list_entries).order_by(list_entries.c.list_name, list_entries.c.entity_id)
+        return [ListEntry(*r) for r in self._conn.execute(q)]
 
     def remove(self, list_name: str, entity_type: str, entity_id: str) -> bool:
         res = self._conn.execute(
@@ -97,6 +126,8 @@ class SqlLists:
                 list_entries.c.entity_id == entity_id,
             )
         )
+        if res.rowcount:
+            self._bump()
         return bool(res.rowcount)
 
     def memberships(self, entity_type: str, entity_id: str, at_us: int) -> list[ListEntry]:
