@@ -48,6 +48,9 @@ def test_readme_names_the_two_commands_and_ci_runs_the_test_one() -> None:
         "rules activate",
         "rules pull",
         "rules versions",
+        "lists add",
+        "lists remove",
+        "lists show",
     ],
 )
 def test_cli_commands_are_documented(command: str) -> None:

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from riskops.cli import keys as keys_cmd
+from riskops.cli import lists as lists_cmd
 from riskops.cli import rules as rules_cmd
 from riskops.cli.common import fail_on_error, settings_from
 from riskops.cli.ingest import ingest_command
@@ -26,6 +27,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(rules_cmd.app, name="rules")
+app.add_typer(lists_cmd.app, name="lists")
 app.command("serve")(serve_command)
 app.command("ingest")(ingest_command)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from riskops.config import Settings
 from riskops.services.clock import system_clock
 from riskops.services.keys import KeyService
+from riskops.services.lists import ListsService
 from riskops.services.rules import RulesService
 from riskops.stores.factory import open_store, schema_revisions, upgrade_schema
 
@@ -36,3 +37,11 @@ def rules_service(settings: Settings) -> RulesService:
     if settings.auto_migrate:
         upgrade_schema(store)
     return RulesService(store, system_clock, settings.rules_reload_s)
+
+
+def lists_service(settings: Settings) -> ListsService:
+    store = open_store(settings.resolved_database_url())
+    store.ping()
+    if settings.auto_migrate:
+        upgrade_schema(store)
+    return ListsService(store, system_clock)

@@ -12,7 +12,7 @@ from riskops.services.decisions import DecisionConfig, DecisionService
 from riskops.services.graph_projector import GraphProjector
 from riskops.services.ingest import IngestService
 from riskops.services.keys import KeyService
-from riskops.services.lists import ListsCache
+from riskops.services.lists import ListsCache, ListsService
 from riskops.services.profiles import ProfileService
 from riskops.services.projector import StateProjector
 from riskops.services.rules import RulesService
@@ -32,6 +32,7 @@ class Runtime:
     keys: KeyService
     profiles: ProfileService
     rules: RulesService
+    lists: ListsService
     decisions: DecisionService
     clock: Clock = field(default=system_clock)
 
@@ -74,6 +75,7 @@ def build_runtime(
         keys=KeyService(store, clock, settings.key_cache_s),
         profiles=ProfileService(store, state, secret, clock),
         rules=rules,
+        lists=ListsService(store, clock),
         decisions=DecisionService(
             store,
             state,

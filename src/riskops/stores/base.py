@@ -239,6 +239,10 @@ class Lists(Protocol):
         """Whether ``entity_id`` (of any entity type) is on list ``list_name`` at ``at_us``."""
         ...
 
+    def entries(self, list_name: str) -> list[ListEntry]:
+        """Every entry of one list, expired ones included, by entity type and id."""
+        ...
+
     def all(self) -> list[ListEntry]:
         """Every entry, expired ones included (for an in-memory copy)."""
         ...

@@ -114,6 +114,14 @@ class SqlLists:
         ).scalar()
         return int(value or 0)
 
+    def entries(self, list_name: str) -> list[ListEntry]:
+        q = (
+            sa.select(list_entries)
+            .where(list_entries.c.list_name == list_name)
+            .order_by(list_entries.c.entity_type, list_entries.c.entity_id)
+        )
+        return [ListEntry(*r) for r in self._conn.execute(q)]
+
     def all(self) -> list[ListEntry]:
         q = sa.select(list_entries).order_by(list_entries.c.list_name, list_entries.c.entity_id)
         return [ListEntry(*r) for r in self._conn.execute(q)]
