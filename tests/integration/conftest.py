@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from riskops.api.app import create_app
+from riskops.services.runtime import Runtime, build_runtime
+from tests.factories import NOW
 from tests.integration.servers import ServerPool
+from tests.integration.testclient import TestClient
 
 
 @pytest.fixture
@@ -18,3 +23,18 @@ def pool(tmp_path: Path) -> Iterator[ServerPool]:
         yield servers
     finally:
         servers.close()
+
+
+@pytest.fixture
+def ops_runtime(settings_factory: Any) -> Runtime:
+    """A runtime at the tests' fixed NOW that reloads rulesets and lists on every decision."""
+    return build_runtime(settings_factory(rules_reload_s=0), clock=lambda: NOW)
+
+
+@pytest.fixture
+def ops_client(ops_runtime: Runtime) -> Iterator[TestClient]:
+    """A client of ``ops_runtime``'s app with a key named "ops" of scopes decide, read, admin."""
+    token = ops_runtime.keys.create("ops", ["decide", "read", "admin"]).token
+    with TestClient(create_app(runtime=ops_runtime)) as client:
+        client.headers["Authorization"] = f"Bearer {token}"
+        yield client

@@ -4,14 +4,12 @@ stored trace, shadow rules, lists, bad requests; hot reload between two processe
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from riskops.api.app import create_app
 from riskops.services.runtime import Runtime, build_runtime
 from riskops.stores.base import ListEntry
 from tests.factories import NOW, event
@@ -23,16 +21,13 @@ RULES = (Path(__file__).resolve().parents[2] / "examples" / "rules_order.yaml").
 
 
 @pytest.fixture
-def runtime(settings_factory: Any) -> Runtime:
-    return build_runtime(settings_factory(rules_reload_s=0), clock=lambda: NOW)
+def runtime(ops_runtime: Runtime) -> Runtime:
+    return ops_runtime
 
 
 @pytest.fixture
-def client(runtime: Runtime) -> Iterator[TestClient]:
-    token = runtime.keys.create("analyst", ["decide", "read", "admin"]).token
-    with TestClient(create_app(runtime=runtime)) as c:
-        c.headers["Authorization"] = f"Bearer {token}"
-        yield c
+def client(ops_client: TestClient) -> TestClient:
+    return ops_client
 
 
 def push(client: TestClient, text: str = RULES, checkpoint: str = "order") -> int:
@@ -134,7 +129,7 @@ def test_rollback_and_versions(client: TestClient) -> None:
     listing = client.get("/v1/rulesets/order").json()
     assert listing["active"] == v1
     assert [v["version"] for v in listing["versions"]] == [1, 2]
-    assert listing["versions"][0]["author"] == "analyst"
+    assert listing["versions"][0]["author"] == "ops"
     assert client.get("/v1/rulesets/order/2").text.count("orders_1h >= 0") == 1
 
 

@@ -3,7 +3,6 @@ change audited, and the decision path seeing a change."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -11,9 +10,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from riskops.api.app import create_app
 from riskops.cli.main import app as cli
-from riskops.services.runtime import Runtime, build_runtime
+from riskops.services.runtime import Runtime
 from tests.factories import NOW, event
 from tests.integration.testclient import TestClient
 
@@ -21,16 +19,13 @@ RULES = (Path(__file__).resolve().parents[2] / "examples" / "rules_order.yaml").
 
 
 @pytest.fixture
-def runtime(settings_factory: Any) -> Runtime:
-    return build_runtime(settings_factory(rules_reload_s=0), clock=lambda: NOW)
+def runtime(ops_runtime: Runtime) -> Runtime:
+    return ops_runtime
 
 
 @pytest.fixture
-def client(runtime: Runtime) -> Iterator[TestClient]:
-    token = runtime.keys.create("ops", ["decide", "read", "admin"]).token
-    with TestClient(create_app(runtime=runtime)) as c:
-        c.headers["Authorization"] = f"Bearer {token}"
-        yield c
+def client(ops_client: TestClient) -> TestClient:
+    return ops_client
 
 
 def test_put_read_and_remove_with_audit(client: TestClient, runtime: Runtime) -> None:
