@@ -118,3 +118,16 @@ def test_the_lists_cache_sees_a_change_after_its_reload_interval(store: SqlStore
     assert cache.contains("blocked", "fp-1", 50)
     assert not cache.contains("blocked", "fp-1", 100)  # expired
     assert [e.kind for e in cache.memberships("device", "fp-1", 50)] == ["block"]
+
+
+def test_the_first_decision_on_an_event_is_found_per_checkpoint(store: SqlStore) -> None:
+    with store.begin(write=True) as uow:
+        uow.decisions.add(DecisionRow("d2", "order", "e1", "allow", 0, 20, "{}"))
+        uow.decisions.add(DecisionRow("d1", "order", "e1", "deny", 90, 10, "{}"))
+        uow.decisions.add(DecisionRow("d3", "login", "e1", "allow", 0, 5, "{}"))
+        uow.commit()
+    with store.begin() as uow:
+        found = uow.decisions.for_event("order", "e1")
+        assert found is not None
+        assert found.decision_id == "d1"
+        assert uow.decisions.for_event("order", "e2") is None

@@ -189,3 +189,24 @@ def test_a_version_activated_elsewhere_is_picked_up_without_restart(
     with runtime.store.begin() as uow:
         actions = [e.action for e in uow.audit.recent(subject="ruleset:order")]
     assert actions == ["ruleset.activate", "ruleset.push"]
+
+
+def test_a_retried_request_gets_the_same_decision_and_nothing_twice(
+    client: TestClient, runtime: Runtime
+) -> None:
+    activate(client, push(client))
+    body = cod_order(3)
+    first = decide(client, body).json()
+    again = decide(client, body).json()
+    assert again["replayed"] is True
+    assert first["replayed"] is False
+    assert {k: v for k, v in again.items() if k != "replayed"} == {
+        k: v for k, v in first.items() if k != "replayed"
+    }
+    with runtime.store.begin() as uow:
+        assert uow.events.count() == 1
+        assert uow.decisions.for_event("order", body["event_id"]) is not None
+    # the same event at another checkpoint is another decision
+    other = decide(client, body, "payment_method").json()
+    assert other["decision_id"] != first["decision_id"]
+    assert other["replayed"] is False

@@ -30,7 +30,8 @@ _ALLOWABLE = ("user", "device", "ip", "address", "instrument")
 @dataclass(frozen=True, slots=True)
 class PendingDecision:
     prepared: Prepared
-    row: DecisionRow
+    row: DecisionRow | None
+    """None when the request repeats an event already decided at this checkpoint."""
     response: dict[str, Any]
 
 
@@ -88,6 +89,13 @@ class DecisionService:
         to store with it (in one transaction: see :meth:`decide`, or the API's group commit)."""
         started = time.perf_counter()
         prepared = self.prepare(checkpoint, raw)
+        with self._store.begin() as uow:
+            earlier = uow.decisions.for_event(checkpoint, prepared.row.event_id)
+        if earlier is not None:  # a retry: the same answer, nothing recorded twice
+            body: dict[str, Any] = orjson.loads(earlier.body)
+            response = {k: body[k] for k in _RESPONSE_KEYS}
+            response["replayed"] = True
+            return PendingDecision(prepared, None, response)
         record: dict[str, Any] = orjson.loads(prepared.row.body)
         at_us = prepared.row.occurred_at_us
         active = self._rules.active(checkpoint)
@@ -138,12 +146,14 @@ class DecisionService:
             to_us(self._clock()),
             orjson.dumps(full).decode(),
         )
+        response["replayed"] = False
         return PendingDecision(prepared, row, response)
 
     def decide(self, checkpoint: str, raw: object) -> dict[str, Any]:
         """Decide, and record the event and the decision in one transaction."""
         pending = self.evaluate(checkpoint, raw)
-        _, appended = self._ingest.append([pending.prepared], [pending.row])
+        rows = [pending.row] if pending.row else []
+        _, appended = self._ingest.append([pending.prepared], rows)
         self._ingest.project(appended)
         return pending.response
 
@@ -166,6 +176,21 @@ class DecisionService:
             )
             body["trace"] = replay.trace
         return body
+
+
+_RESPONSE_KEYS = (
+    "decision_id",
+    "checkpoint",
+    "event_id",
+    "outcome",
+    "actions",
+    "score",
+    "reasons",
+    "shadow_hits",
+    "errors",
+    "versions",
+    "latency_ms",
+)
 
 
 def _response(

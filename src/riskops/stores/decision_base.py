@@ -81,6 +81,10 @@ class Decisions(Protocol):
 
     def get(self, decision_id: str) -> DecisionRow | None: ...
 
+    def for_event(self, checkpoint: str, event_id: str) -> DecisionRow | None:
+        """The first decision made at ``checkpoint`` on event ``event_id``, if any."""
+        ...
+
 
 class Audit(Protocol):
     """Append-only: who did what to which subject, when, with the before and after."""

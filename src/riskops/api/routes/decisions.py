@@ -39,7 +39,8 @@ async def post_decision(
         raise ValidationFailed("invalid body", [Problem("body", "expected one event object")])
     pending = await asyncio.to_thread(rt.decisions.evaluate, checkpoint, data)
     # the event and its decision commit together, group-committed with concurrent requests
-    await request.app.state.committer.submit([pending.prepared], [pending.row])
+    rows = [pending.row] if pending.row else []
+    await request.app.state.committer.submit([pending.prepared], rows)
     return json_response(pending.response)
 
 

@@ -101,6 +101,15 @@ class SqlDecisions:
         ).first()
         return DecisionRow(*row) if row else None
 
+    def for_event(self, checkpoint: str, event_id: str) -> DecisionRow | None:
+        row = self._conn.execute(
+            sa.select(decisions)
+            .where(decisions.c.event_id == event_id, decisions.c.checkpoint == checkpoint)
+            .order_by(decisions.c.created_at_us, decisions.c.decision_id)
+            .limit(1)
+        ).first()
+        return DecisionRow(*row) if row else None
+
 
 class SqlAudit:
     def __init__(self, conn: Connection) -> None:
