@@ -13,6 +13,7 @@ from rich.table import Table
 from riskops.cli import keys as keys_cmd
 from riskops.cli import lists as lists_cmd
 from riskops.cli import rules as rules_cmd
+from riskops.cli.backtest import backtest_command
 from riskops.cli.common import fail_on_error, settings_from
 from riskops.cli.ingest import ingest_command
 from riskops.cli.serve import serve_command
@@ -30,6 +31,7 @@ app.add_typer(rules_cmd.app, name="rules")
 app.add_typer(lists_cmd.app, name="lists")
 app.command("serve")(serve_command)
 app.command("ingest")(ingest_command)
+app.command("backtest")(backtest_command)
 
 console = Console()
 

@@ -32,7 +32,7 @@ def check_checkpoint(checkpoint: str) -> None:
         raise NotFound(f"no checkpoint {checkpoint!r}; the checkpoints are {known}")
 
 
-def _compile(text: str, checkpoint: str | None = None) -> Ruleset:
+def compile_ruleset(text: str, checkpoint: str | None = None) -> Ruleset:
     try:
         ruleset = load_ruleset(text)
     except InvalidRuleset as exc:
@@ -61,7 +61,7 @@ class RulesService:
 
     def push(self, text: str, author: str, note: str = "", checkpoint: str | None = None) -> Pushed:
         """Validate and store as the checkpoint's next version (not yet active)."""
-        ruleset = _compile(text, checkpoint)
+        ruleset = compile_ruleset(text, checkpoint)
         now = to_us(self._clock())
         with self._store.begin(write=True) as uow:
             try:
@@ -107,7 +107,7 @@ class RulesService:
         key = (checkpoint, version)
         found = self._compiled.get(key)
         if found is None:
-            found = _compile(self.get(checkpoint, version).body, checkpoint)
+            found = compile_ruleset(self.get(checkpoint, version).body, checkpoint)
             if len(self._compiled) >= 64:
                 self._compiled.clear()
             self._compiled[key] = found
@@ -122,7 +122,7 @@ class RulesService:
             found = uow.rulesets.get(checkpoint, version)
             if found is None:
                 raise NotFound(f"no version {version} of the {checkpoint} ruleset")
-            _compile(found.body, checkpoint)  # still valid against today's schema
+            compile_ruleset(found.body, checkpoint)  # still valid against today's schema
             before = uow.rulesets.active(checkpoint)
             uow.rulesets.activate(checkpoint, version, by, now)
             uow.audit.add(
@@ -165,7 +165,7 @@ class RulesService:
         fresh = dict(self._active)
         for checkpoint, row in bodies.items():
             if row is not None:
-                fresh[checkpoint] = (row.version, _compile(row.body, checkpoint))
+                fresh[checkpoint] = (row.version, compile_ruleset(row.body, checkpoint))
         for gone in set(fresh) - {p.checkpoint for p in pointers}:
             del fresh[gone]
         self._active = fresh

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from riskops.config import Settings
 from riskops.core.events import ParseLimits
+from riskops.services.backtest import BacktestService
 from riskops.services.clock import Clock, system_clock
 from riskops.services.decisions import DecisionConfig, DecisionService
 from riskops.services.graph_projector import GraphProjector
@@ -34,6 +35,7 @@ class Runtime:
     rules: RulesService
     lists: ListsService
     decisions: DecisionService
+    backtests: BacktestService
     clock: Clock = field(default=system_clock)
 
     def close(self) -> None:
@@ -65,6 +67,7 @@ def build_runtime(
         store, secret, clock, limits, graph=graph, state=projector if with_state else None
     )
     rules = RulesService(store, clock, settings.rules_reload_s)
+    lists_cache = ListsCache(store, settings.rules_reload_s)
     return Runtime(
         settings=settings,
         store=store,
@@ -81,9 +84,10 @@ def build_runtime(
             state,
             ingest,
             rules,
-            ListsCache(store, settings.rules_reload_s),
+            lists_cache,
             clock,
             DecisionConfig(settings.decision_fail_mode),
         ),
+        backtests=BacktestService(store, secret, rules, lists_cache),
         clock=clock,
     )

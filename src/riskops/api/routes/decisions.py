@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from riskops.api.body import decode_json, read_body
 from riskops.api.deps import require, runtime
 from riskops.api.errors import json_response
+from riskops.core.events.envelope import to_us
 from riskops.errors import Problem, ValidationFailed
 from riskops.services.runtime import Runtime
 from riskops.stores.base import ApiKeyRow
@@ -124,3 +126,47 @@ def activate_ruleset(
 ) -> Response:
     before = rt.rules.activate(checkpoint, version, key.name)
     return json_response({"checkpoint": checkpoint, "active": version, "before": before})
+
+
+@router.post(
+    "/v1/backtests",
+    summary="Backtest a ruleset (YAML body) on the event log beside the active one",
+    description="Replays the log's events of the ruleset's checkpoint with features as they "
+    "were at each event, joins the labels that arrived later, and reports per rule (hits, "
+    "precision, recall per label, false-positive rate, GMV denied) and overall, with the "
+    "decisions that change. `from` / `to`: RFC 3339 times bounding the events evaluated.",
+)
+async def post_backtest(
+    request: Request,
+    since: str | None = Query(None, alias="from"),
+    until: str | None = Query(None, alias="to"),
+    baseline: bool = True,
+    rt: Runtime = Depends(runtime),
+    _key: ApiKeyRow = Depends(require("admin")),
+) -> Response:
+    body = await read_body(request, rt.settings.max_body_bytes)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationFailed("invalid body", [Problem("body", "not UTF-8 text")]) from None
+    bounds = {name: _time(value, name) for name, value in (("from", since), ("to", until))}
+    report = await asyncio.to_thread(
+        rt.backtests.run,
+        text,
+        since_us=bounds["from"],
+        until_us=bounds["to"],
+        against_active=baseline,
+    )
+    return json_response(report)
+
+
+def _time(value: str | None, name: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ValidationFailed("invalid time", [Problem(name, "an RFC 3339 time with a zone")])
+    return to_us(moment)
