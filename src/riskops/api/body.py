@@ -45,3 +45,14 @@ def decode_json(body: bytes) -> Any:
             "body is not valid JSON",
             [Problem("body", f"{exc.msg} at line {exc.lineno} column {exc.colno}")],
         ) from None
+
+
+async def read_text(request: Request, limit: int) -> str:
+    """The body as UTF-8 text (e.g. a YAML ruleset); 400 naming the body when it is not."""
+    body = await read_body(request, limit)
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(
+            "body is not UTF-8 text", [Problem("body", f"invalid UTF-8 byte at offset {exc.start}")]
+        ) from None

@@ -8,7 +8,7 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
-from riskops.api.body import decode_json, read_body
+from riskops.api.body import decode_json, read_body, read_text
 from riskops.api.deps import require, runtime
 from riskops.api.errors import json_response
 from riskops.core.events.envelope import to_us
@@ -68,11 +68,7 @@ async def push_ruleset(
     rt: Runtime = Depends(runtime),
     key: ApiKeyRow = Depends(require("admin")),
 ) -> Response:
-    body = await read_body(request, rt.settings.max_body_bytes)
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ValidationFailed("invalid body", [Problem("body", "not UTF-8 text")]) from None
+    text = await read_text(request, rt.settings.max_body_bytes)
     pushed = rt.rules.push(text, key.name, note, checkpoint)
     return json_response(
         {"checkpoint": pushed.checkpoint, "version": pushed.version, "rules": pushed.rules}, 201
@@ -144,11 +140,7 @@ async def post_backtest(
     rt: Runtime = Depends(runtime),
     _key: ApiKeyRow = Depends(require("admin")),
 ) -> Response:
-    body = await read_body(request, rt.settings.max_body_bytes)
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ValidationFailed("invalid body", [Problem("body", "not UTF-8 text")]) from None
+    text = await read_text(request, rt.settings.max_body_bytes)
     bounds = {name: _time(value, name) for name, value in (("from", since), ("to", until))}
     report = await asyncio.to_thread(
         rt.backtests.run,
