@@ -94,3 +94,26 @@ def test_cli_add_show_remove(tmp_path: Path) -> None:
     assert "kind" in bad.output
     assert run("remove", "vip", "user", "u-1", "-a", "ana").exit_code == 0
     assert run("remove", "vip", "user", "u-1", "-a", "ana").exit_code == 2
+
+
+def test_the_audit_log_over_http_and_the_cli(client: TestClient, runtime: Runtime) -> None:
+    client.put("/v1/lists/vip/user/u-1", json={"kind": "allow", "reason": "top buyer"})
+    client.post("/v1/rulesets/order", content=RULES)
+    entries = client.get("/v1/audit").json()["entries"]
+    assert [(e["action"], e["subject"], e["actor"]) for e in entries] == [
+        ("ruleset.push", "ruleset:order", "ops"),
+        ("list.put", "list:vip", "ops"),
+    ]
+    assert entries[1]["after"]["reason"] == "top buyer"
+    assert entries[1]["at"] == "2026-11-27T12:00:00Z"
+    only = client.get("/v1/audit", params={"subject": "list:vip"}).json()["entries"]
+    assert [e["action"] for e in only] == ["list.put"]
+    env = {
+        "COLUMNS": "250",
+        "RISKOPS_DATA_DIR": str(runtime.settings.data_dir),
+        "RISKOPS_SECRET_KEY": "test-secret",
+    }
+    shown = CliRunner().invoke(cli, ["audit", "--subject", "ruleset:order"], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert "ruleset.push" in shown.output
+    assert "list.put" not in shown.output

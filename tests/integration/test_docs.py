@@ -52,6 +52,7 @@ def test_readme_names_the_two_commands_and_ci_runs_the_test_one() -> None:
         "lists remove",
         "lists show",
         "backtest",
+        "audit",
     ],
 )
 def test_cli_commands_are_documented(command: str) -> None:

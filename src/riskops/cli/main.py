@@ -13,6 +13,7 @@ from rich.table import Table
 from riskops.cli import keys as keys_cmd
 from riskops.cli import lists as lists_cmd
 from riskops.cli import rules as rules_cmd
+from riskops.cli.audit import audit_command
 from riskops.cli.backtest import backtest_command
 from riskops.cli.common import fail_on_error, settings_from
 from riskops.cli.ingest import ingest_command
@@ -32,6 +33,7 @@ app.add_typer(lists_cmd.app, name="lists")
 app.command("serve")(serve_command)
 app.command("ingest")(ingest_command)
 app.command("backtest")(backtest_command)
+app.command("audit")(audit_command)
 
 console = Console()
 

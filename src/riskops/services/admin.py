@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from riskops.config import Settings
+from riskops.services.audit import AuditService
 from riskops.services.clock import system_clock
 from riskops.services.keys import KeyService
 from riskops.services.lists import ListsService
@@ -45,3 +46,11 @@ def lists_service(settings: Settings) -> ListsService:
     if settings.auto_migrate:
         upgrade_schema(store)
     return ListsService(store, system_clock)
+
+
+def audit_service(settings: Settings) -> AuditService:
+    store = open_store(settings.resolved_database_url())
+    store.ping()
+    if settings.auto_migrate:
+        upgrade_schema(store)
+    return AuditService(store)

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from riskops.config import Settings
 from riskops.core.events import ParseLimits
+from riskops.services.audit import AuditService
 from riskops.services.backtest import BacktestService
 from riskops.services.clock import Clock, system_clock
 from riskops.services.decisions import DecisionConfig, DecisionService
@@ -36,6 +37,7 @@ class Runtime:
     lists: ListsService
     decisions: DecisionService
     backtests: BacktestService
+    audit: AuditService
     clock: Clock = field(default=system_clock)
 
     def close(self) -> None:
@@ -89,5 +91,6 @@ def build_runtime(
             DecisionConfig(settings.decision_fail_mode),
         ),
         backtests=BacktestService(store, secret, rules, lists_cache),
+        audit=AuditService(store),
         clock=clock,
     )
