@@ -53,6 +53,8 @@ def test_readme_names_the_two_commands_and_ci_runs_the_test_one() -> None:
         "lists show",
         "backtest",
         "audit",
+        "policy push",
+        "policy show",
     ],
 )
 def test_cli_commands_are_documented(command: str) -> None:

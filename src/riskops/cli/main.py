@@ -12,6 +12,7 @@ from rich.table import Table
 
 from riskops.cli import keys as keys_cmd
 from riskops.cli import lists as lists_cmd
+from riskops.cli import policy as policy_cmd
 from riskops.cli import rules as rules_cmd
 from riskops.cli.audit import audit_command
 from riskops.cli.backtest import backtest_command
@@ -30,6 +31,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(rules_cmd.app, name="rules")
 app.add_typer(lists_cmd.app, name="lists")
+app.add_typer(policy_cmd.app, name="policy")
 app.command("serve")(serve_command)
 app.command("ingest")(ingest_command)
 app.command("backtest")(backtest_command)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from riskops.config import Settings
+from riskops.core.decisions.policy import Policy
 from riskops.services.audit import AuditService
 from riskops.services.clock import system_clock
 from riskops.services.keys import KeyService
 from riskops.services.lists import ListsService
+from riskops.services.policy import PolicyService
 from riskops.services.rules import RulesService
 from riskops.stores.factory import open_store, schema_revisions, upgrade_schema
 
@@ -54,3 +56,12 @@ def audit_service(settings: Settings) -> AuditService:
     if settings.auto_migrate:
         upgrade_schema(store)
     return AuditService(store)
+
+
+def policy_service(settings: Settings) -> PolicyService:
+    store = open_store(settings.resolved_database_url())
+    store.ping()
+    if settings.auto_migrate:
+        upgrade_schema(store)
+    default = Policy(fail_mode={"default": settings.decision_fail_mode})
+    return PolicyService(store, system_clock, settings.rules_reload_s, default)

@@ -13,6 +13,7 @@ import orjson
 
 from riskops.core.decisions.engine import Evaluation, evaluate
 from riskops.core.decisions.features import event_fields, state_features
+from riskops.core.decisions.policy import apply_policy
 from riskops.core.decisions.ruleset import Ruleset
 from riskops.core.decisions.schema import CHECKPOINTS
 from riskops.core.events.envelope import from_us, to_us
@@ -20,6 +21,7 @@ from riskops.errors import NotFound, Problem, ValidationFailed
 from riskops.services.clock import Clock
 from riskops.services.ingest import IngestService, Prepared
 from riskops.services.lists import ListsCache
+from riskops.services.policy import PolicyService
 from riskops.services.rules import RulesService, check_checkpoint
 from riskops.stores.base import OnlineState, Store
 from riskops.stores.decision_base import DecisionRow
@@ -33,11 +35,6 @@ class PendingDecision:
     row: DecisionRow | None
     """None when the request repeats an event already decided at this checkpoint."""
     response: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class DecisionConfig:
-    fail_mode: str = "open"
 
 
 def _entity_ids(record: dict[str, Any], prepared: Prepared) -> dict[str, str | None]:
@@ -61,7 +58,7 @@ class DecisionService:
         rules: RulesService,
         lists: ListsCache,
         clock: Clock,
-        config: DecisionConfig | None = None,
+        policy: PolicyService,
     ) -> None:
         self._store = store
         self._state = state
@@ -69,7 +66,7 @@ class DecisionService:
         self._rules = rules
         self._lists = lists
         self._clock = clock
-        self._config = config or DecisionConfig()
+        self._policy = policy
 
     def prepare(self, checkpoint: str, raw: object) -> Prepared:
         """Validate the request's event for ``checkpoint`` (404 / 422 naming the fields)."""
@@ -109,6 +106,8 @@ class DecisionService:
                 lambda t, i, w: self._state.windows(t, i, w, at_us - 1),  # before this event
             )
         )
+        policy_version, policy = self._policy.active()
+        fail_mode = policy.fail_mode_for(checkpoint)
         lists = self._lists
         lists.refresh()
         allowed = frozenset(
@@ -122,11 +121,29 @@ class DecisionService:
             fields,
             in_list=lambda name, value: lists.contains(name, str(value), at_us),
             allowed=allowed,
-            fail_mode=self._config.fail_mode,
+            fail_mode=fail_mode,
             trace=False,  # rebuilt when the decision is read (see get)
+        )
+        applied = apply_policy(
+            policy,
+            checkpoint,
+            record["market"],
+            (record.get("payload") or {}).get("payment_method"),
+            result.outcome,
+            result.score,
+            result.actions,
         )
         decision_id = f"dec_{uuid.uuid4().hex}"
         response = _response(decision_id, checkpoint, prepared, result, version, started)
+        response.update(outcome=applied.outcome, actions=applied.actions)
+        response["versions"]["policy"] = policy_version
+        response["policy"] = {
+            "market": record["market"],
+            "phase": applied.phase,
+            "thresholds": applied.thresholds,
+            "rules_outcome": result.outcome,
+            "note": applied.note,
+        }
         full = {
             **response,
             "trace": result.trace,
@@ -135,13 +152,13 @@ class DecisionService:
             "fields": {k: fields.get(k) for k in sorted(ruleset.fields)},
             "list_lookups": result.lookups,
             "allowed": sorted(allowed),
-            "fail_mode": self._config.fail_mode,
+            "fail_mode": fail_mode,
         }
         row = DecisionRow(
             decision_id,
             checkpoint,
             prepared.row.event_id,
-            result.outcome,
+            applied.outcome,
             result.score,
             to_us(self._clock()),
             orjson.dumps(full).decode(),
@@ -189,6 +206,7 @@ _RESPONSE_KEYS = (
     "shadow_hits",
     "errors",
     "versions",
+    "policy",
     "latency_ms",
 )
 

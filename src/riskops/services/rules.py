@@ -155,7 +155,8 @@ class RulesService:
 
     def _reload(self) -> None:
         with self._store.begin() as uow:
-            pointers = uow.rulesets.active_all()
+            # the same tables hold the policy's versions: only checkpoints are rulesets
+            pointers = [p for p in uow.rulesets.active_all() if p.checkpoint in CHECKPOINTS]
             wanted = {
                 p.checkpoint: p.version
                 for p in pointers

@@ -6,15 +6,17 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from riskops.config import Settings
+from riskops.core.decisions.policy import Policy
 from riskops.core.events import ParseLimits
 from riskops.services.audit import AuditService
 from riskops.services.backtest import BacktestService
 from riskops.services.clock import Clock, system_clock
-from riskops.services.decisions import DecisionConfig, DecisionService
+from riskops.services.decisions import DecisionService
 from riskops.services.graph_projector import GraphProjector
 from riskops.services.ingest import IngestService
 from riskops.services.keys import KeyService
 from riskops.services.lists import ListsCache, ListsService
+from riskops.services.policy import PolicyService
 from riskops.services.profiles import ProfileService
 from riskops.services.projector import StateProjector
 from riskops.services.rules import RulesService
@@ -37,6 +39,7 @@ class Runtime:
     lists: ListsService
     decisions: DecisionService
     backtests: BacktestService
+    policy: PolicyService
     audit: AuditService
     clock: Clock = field(default=system_clock)
 
@@ -70,6 +73,12 @@ def build_runtime(
     )
     rules = RulesService(store, clock, settings.rules_reload_s)
     lists_cache = ListsCache(store, settings.rules_reload_s)
+    policy = PolicyService(
+        store,
+        clock,
+        settings.rules_reload_s,
+        Policy(fail_mode={"default": settings.decision_fail_mode}),
+    )
     return Runtime(
         settings=settings,
         store=store,
@@ -88,9 +97,10 @@ def build_runtime(
             rules,
             lists_cache,
             clock,
-            DecisionConfig(settings.decision_fail_mode),
+            policy,
         ),
         backtests=BacktestService(store, secret, rules, lists_cache),
         audit=AuditService(store),
+        policy=policy,
         clock=clock,
     )

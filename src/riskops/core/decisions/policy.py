@@ -1,0 +1,173 @@
+"""The risk policy: how much risk each market accepts, and what the score means for the outcome
+(pure).
+
+.. code-block:: yaml
+
+    tolerance: {launch: 0.07, growth: 0.05, mature: 0.03}   # accepted loss rate per phase
+    markets: {ID: launch, TH: growth, SG: mature}            # phase of each market
+    default_phase: growth
+    bands: {challenge: 1, review: 4, deny: 12}               # multiples of the tolerance
+    cod_switch: true          # payment_method: a risky COD order is allowed, online payment only
+    fail_mode: {default: open, payment_method: closed}
+
+The decision score (0-100) reads as the estimated chance, in percent, that the event turns out
+bad. A market with tolerance ``t`` challenges from ``100·t·bands.challenge`` on, reviews from
+``100·t·bands.review`` and denies from ``100·t·bands.deny``: with the defaults, a market in
+growth (5 %) challenges from 5, reviews from 20 and denies from 60; one at launch (7 %) only
+from 7, 28 and 84. The outcome is the more severe of the rules' and the score's.
+
+At the ``payment_method`` checkpoint with ``cod_switch``, an order paying cash on delivery whose
+outcome would be review or deny is allowed instead, with ``require_online_payment``: the
+platform keeps the sale and drops the risk of a refused parcel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from riskops.core.decisions.ruleset import OUTCOMES
+from riskops.core.decisions.schema import CHECKPOINTS
+
+PHASES = ("launch", "growth", "mature")
+FAIL_MODES = ("open", "closed")
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    tolerance: Mapping[str, float] = field(
+        default_factory=lambda: {"launch": 0.07, "growth": 0.05, "mature": 0.03}
+    )
+    markets: Mapping[str, str] = field(default_factory=dict)
+    default_phase: str = "growth"
+    bands: Mapping[str, float] = field(
+        default_factory=lambda: {"challenge": 1.0, "review": 4.0, "deny": 12.0}
+    )
+    cod_switch: bool = True
+    fail_mode: Mapping[str, str] = field(default_factory=lambda: {"default": "open"})
+
+    def phase(self, market: str) -> str:
+        return self.markets.get(market, self.default_phase)
+
+    def thresholds(self, market: str) -> dict[str, float]:
+        """Score from which each outcome applies in ``market``."""
+        t = self.tolerance[self.phase(market)] * 100
+        return {band: round(t * k, 4) for band, k in self.bands.items()}
+
+    def fail_mode_for(self, checkpoint: str) -> str:
+        return self.fail_mode.get(checkpoint, self.fail_mode.get("default", "open"))
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    outcome: str
+    actions: list[str]
+    phase: str
+    thresholds: dict[str, float]
+    note: str | None = None
+
+
+def score_outcome(policy: Policy, market: str, score: int) -> str:
+    found = "allow"
+    for band, at in policy.thresholds(market).items():
+        if score >= at and OUTCOMES.index(band) > OUTCOMES.index(found):
+            found = band
+    return found
+
+
+def apply_policy(
+    policy: Policy,
+    checkpoint: str,
+    market: str,
+    payment_method: str | None,
+    rule_outcome: str,
+    score: int,
+    actions: list[str],
+) -> Applied:
+    """The final outcome and actions of a decision under ``policy``."""
+    by_score = score_outcome(policy, market, score)
+    outcome = max(rule_outcome, by_score, key=OUTCOMES.index)
+    out_actions = list(actions)
+    note = None
+    if (
+        checkpoint == "payment_method"
+        and policy.cod_switch
+        and payment_method == "cod"
+        and outcome in ("review", "deny")
+    ):
+        note = f"cash on delivery switched to online payment (was {outcome})"
+        outcome = "allow"
+        out_actions = [a for a in out_actions if a not in ("block", "hold_for_review")]
+        if "require_online_payment" not in out_actions:
+            out_actions.insert(0, "require_online_payment")
+    return Applied(outcome, out_actions, policy.phase(market), policy.thresholds(market), note)
+
+
+class InvalidPolicy(ValueError):
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{w}: {r}" for w, r in problems))
+        self.problems = problems
+
+
+def load_policy(text: str) -> Policy:
+    """A policy from YAML (InvalidPolicy naming every problem); omitted keys take defaults."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise InvalidPolicy([("file", "not valid YAML")]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InvalidPolicy([("file", "a mapping of policy settings")])
+    problems: list[tuple[str, str]] = []
+    base = Policy()
+    known = {"tolerance", "markets", "default_phase", "bands", "cod_switch", "fail_mode"}
+    problems += [(str(k), "unknown key") for k in data if k not in known]
+    tolerance = _mapping(data, "tolerance", base.tolerance, problems)
+    for phase, value in tolerance.items():
+        if phase not in PHASES:
+            problems.append((f"tolerance.{phase}", f"phases are {', '.join(PHASES)}"))
+        elif not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value < 1:
+            problems.append((f"tolerance.{phase}", "a rate between 0 and 1, e.g. 0.05"))
+    tolerance = {**base.tolerance, **tolerance}
+    markets = _mapping(data, "markets", {}, problems)
+    for market, phase in markets.items():
+        if not (isinstance(market, str) and len(market) == 2 and market.isupper()):
+            problems.append((f"markets.{market}", "a two-letter country code, e.g. ID"))
+        if phase not in PHASES:
+            problems.append((f"markets.{market}", f"phases are {', '.join(PHASES)}"))
+    default_phase = data.get("default_phase", base.default_phase)
+    if default_phase not in PHASES:
+        problems.append(("default_phase", f"phases are {', '.join(PHASES)}"))
+    bands = {**base.bands, **_mapping(data, "bands", {}, problems)}
+    if set(bands) != {"challenge", "review", "deny"} or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in bands.values()
+    ):
+        problems.append(("bands", "challenge, review and deny: positive multiples"))
+    elif not bands["challenge"] <= bands["review"] <= bands["deny"]:
+        problems.append(("bands", "challenge <= review <= deny"))
+    cod_switch = data.get("cod_switch", base.cod_switch)
+    if not isinstance(cod_switch, bool):
+        problems.append(("cod_switch", "true or false"))
+    fail_mode = {**base.fail_mode, **_mapping(data, "fail_mode", {}, problems)}
+    for where, mode in fail_mode.items():
+        if where != "default" and where not in CHECKPOINTS:
+            problems.append((f"fail_mode.{where}", "default or a checkpoint"))
+        if mode not in FAIL_MODES:
+            problems.append((f"fail_mode.{where}", "open or closed"))
+    if problems:
+        raise InvalidPolicy(problems)
+    return Policy(tolerance, markets, default_phase, bands, cod_switch, fail_mode)
+
+
+def _mapping(
+    data: Mapping[str, Any], key: str, default: Mapping[str, Any], problems: list[tuple[str, str]]
+) -> dict[str, Any]:
+    value = data.get(key, default)
+    if not isinstance(value, Mapping):
+        problems.append((key, "a mapping"))
+        return dict(default)
+    return dict(value)
