@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from riskops.cli.common import EXIT_INPUT, fail_on_error, settings_from
+from riskops.cli.common import EXIT_INPUT, fail_on_error, read_text_file, settings_from
 
 console = Console()
 
@@ -48,11 +48,7 @@ def backtest_command(
     overall, beside the active ruleset."""
     from riskops.services.runtime import build_runtime
 
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        console.print(f"[red]{file}: cannot read: {exc}[/]")
-        raise typer.Exit(EXIT_INPUT) from None
+    text = read_text_file(file)
     since_us, until_us = _when(since, "from"), _when(until, "to")
     with fail_on_error():
         runtime = build_runtime(settings_from(database_url=database_url), with_state=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -32,3 +33,12 @@ def fail_on_error() -> Iterator[None]:
         for p in exc.problems:
             err_console.print(f"  [red]{p.field}[/]: {p.reason}")
         raise typer.Exit(EXIT_UNAVAILABLE if exc.status == 503 else EXIT_INPUT) from None
+
+
+def read_text_file(path: Path) -> str:
+    """A UTF-8 text file, or a message naming it and the reason and exit code 2."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        err_console.print(f"[bold red]error:[/] {path}: cannot read: {exc}")
+        raise typer.Exit(EXIT_INPUT) from None

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from riskops.cli.common import EXIT_INPUT, fail_on_error, settings_from
+from riskops.cli.common import fail_on_error, read_text_file, settings_from
 
 app = typer.Typer(help="The risk policy: tolerance per market and phase.", no_args_is_help=True)
 console = Console()
@@ -30,11 +30,7 @@ def push(
     database_url: str | None = _DB,
 ) -> None:
     """Validate FILE and store it as the policy's next version."""
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        console.print(f"[red]{file}: cannot read: {exc}[/]")
-        raise typer.Exit(EXIT_INPUT) from None
+    text = read_text_file(file)
     with fail_on_error():
         service = _policy(database_url)
         version = service.push(text, author, note)

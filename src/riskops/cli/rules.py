@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from riskops.cli.common import EXIT_INPUT
+from riskops.cli.common import EXIT_INPUT, read_text_file
 
 app = typer.Typer(
     help="Rulesets: validate, push, pull, activate (YAML files that can live in git).",
@@ -82,11 +82,7 @@ def push(
     """Validate FILE and store it as the checkpoint's next version (immutable)."""
     from riskops.cli.common import fail_on_error
 
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        errors.print(f"[red]{file}: cannot read: {exc}[/]")
-        raise typer.Exit(EXIT_INPUT) from None
+    text = read_text_file(file)
     with fail_on_error():
         service = _rules(database_url)
         pushed = service.push(text, author, note)
