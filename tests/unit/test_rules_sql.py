@@ -156,3 +156,28 @@ def test_in_list_compiles_through_the_callback() -> None:
         parse_rule("in_list('blocked', s)"), SCHEMA, lambda n, v: f"my_lists({n}, {v})"
     )
     assert sql == "my_lists('blocked', \"s\")"
+
+
+def _outcome(compiled: Any, ctx: dict[str, Any]) -> Any:
+    try:
+        return ("value", compiled(Context(ctx)))
+    except RuleRuntimeError as exc:
+        return ("error", str(exc))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=st.one_of(booleans, numbers, strings), ctx=contexts)
+def test_untraced_closures_mean_what_traced_ones_mean(text: str, ctx: dict[str, Any]) -> None:
+    """The served (untraced, specialised) closures give the same values and the same errors as
+    the traced ones that rebuild a decision's trace."""
+    expr = parse_rule(text)
+    fast, traced = (
+        _outcome(compile_rule(expr, traced=False), ctx),
+        _outcome(compile_rule(expr), ctx),
+    )
+    assert fast == traced or (fast[0] == traced[0] == "value" and _same(fast[1], traced[1])), (
+        text,
+        ctx,
+        fast,
+        traced,
+    )

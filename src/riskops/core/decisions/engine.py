@@ -56,8 +56,11 @@ class Evaluation:
     """Every list answer the rules used: ``"list\x1fvalue" -> member``."""
 
 
+_SEVERITY = {outcome: i for i, outcome in enumerate(OUTCOMES)}
+
+
 def _more_severe(a: str, b: str) -> str:
-    return a if OUTCOMES.index(a) >= OUTCOMES.index(b) else b
+    return a if _SEVERITY[a] >= _SEVERITY[b] else b
 
 
 def evaluate(
@@ -83,15 +86,18 @@ def evaluate(
             found = lookups[key] = bool(in_list(name, value))
         return found
 
-    for compiled in ruleset.live():
+    shared = Context(fields, lists, None)  # untraced: one context for every rule
+    for compiled in ruleset.live_rules:
         rule = compiled.rule
-        if allowed.intersection(rule.skip_if_allowed):
+        if allowed and allowed.intersection(rule.skip_if_allowed):
             result.skipped.append(rule.id)
             continue
         nodes: dict[str, Any] | None = {} if trace else None
-        run = compiled.run_traced if trace else compiled.run
         try:
-            hit = bool(run(Context(fields, lists, nodes)))
+            if nodes is None:
+                hit = bool(compiled.run(shared))
+            else:
+                hit = bool(compiled.run_traced(Context(fields, lists, nodes)))
         except RuleRuntimeError as exc:
             result.trace[rule.id] = {"value": None, "error": str(exc)}
             if nodes is not None:
@@ -117,5 +123,5 @@ def _apply_hit(result: Evaluation, compiled: CompiledRule, fields: Mapping[str, 
     for action in rule.actions:
         if action not in result.actions:
             result.actions.append(action)
-    values = {f: fields.get(f) for f in sorted(compiled.fields)}
+    values = {f: fields.get(f) for f in compiled.sorted_fields}
     result.reasons.append(Reason(rule.id, rule.reason_en, rule.reason_zh, values))

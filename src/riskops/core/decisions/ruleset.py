@@ -86,6 +86,11 @@ class CompiledRule:
     fields: frozenset[str]
     """Every context field the rule reads."""
 
+    sorted_fields: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sorted_fields", tuple(sorted(self.fields)))
+
 
 @dataclass(frozen=True, slots=True)
 class Ruleset:
@@ -93,9 +98,15 @@ class Ruleset:
     rules: tuple[CompiledRule, ...]
     fields: frozenset[str] = field(default_factory=frozenset)
     """Every context field any live (active or shadow) rule reads."""
+    live_rules: tuple[CompiledRule, ...] = ()
+    """The active and shadow rules, in run order."""
+
+    def __post_init__(self) -> None:
+        live = tuple(r for r in self.rules if r.rule.state in ("active", "shadow"))
+        object.__setattr__(self, "live_rules", live)
 
     def live(self) -> tuple[CompiledRule, ...]:
-        return tuple(r for r in self.rules if r.rule.state in ("active", "shadow"))
+        return self.live_rules
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ Regular expressions run on RE2 (linear time: no catastrophic backtracking).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -161,6 +162,9 @@ def _binary(node: Binary, traced: bool) -> Compiled:
 
         return divide
     fn = _ORDER.get(op) or _ARITH[op]
+    right = node.right
+    if not traced and isinstance(right, Literal) and right.value is not None:
+        return _with_literal(node, a, fn, right.value)
 
     def apply(ctx: Context) -> Any:
         return fn(_present(a(ctx), op, pos), _present(b(ctx), op, pos))
@@ -168,20 +172,44 @@ def _binary(node: Binary, traced: bool) -> Compiled:
     return apply
 
 
+def _with_literal(node: Binary, a: Compiled, fn: Callable[[Any, Any], Any], lit: Any) -> Compiled:
+    """``x OP literal``, the commonest comparison, without evaluating the literal each time;
+    with a field on the left, read straight from the context (the same values and errors)."""
+    op, pos = node.op, node.pos
+    left = node.left
+    if isinstance(left, Path):
+        name, left_pos = left.dotted, left.pos
+
+        def field_op(ctx: Context) -> Any:
+            x = ctx.fields.get(name, MISSING)
+            if x is MISSING:
+                raise RuleRuntimeError(f"field {name!r} is missing", left_pos)
+            if x is None:
+                raise RuleRuntimeError(f"'{op}' on a missing (null) value", pos)
+            return fn(x, lit)
+
+        return field_op
+
+    def value_op(ctx: Context) -> Any:
+        return fn(_present(a(ctx), op, pos), lit)
+
+    return value_op
+
+
 _ORDER: dict[str, Callable[[Any, Any], Any]] = {
-    "<": lambda x, y: x < y,
-    "<=": lambda x, y: x <= y,
-    ">": lambda x, y: x > y,
-    ">=": lambda x, y: x >= y,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
 }
 # every operator needs values: a null operand is an error (has() tests for a missing value)
 _ARITH: dict[str, Callable[[Any, Any], Any]] = {
-    "==": lambda x, y: x == y,
-    "!=": lambda x, y: x != y,
+    "==": operator.eq,
+    "!=": operator.ne,
     "in": lambda x, y: x in y,
-    "+": lambda x, y: x + y,
-    "-": lambda x, y: x - y,
-    "*": lambda x, y: x * y,
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
 }
 
 
