@@ -32,8 +32,7 @@ _ALLOWABLE = ("user", "device", "ip", "address", "instrument")
 @dataclass(frozen=True, slots=True)
 class PendingDecision:
     prepared: Prepared
-    row: DecisionRow | None
-    """None when the request repeats an event already decided at this checkpoint."""
+    row: DecisionRow
     response: dict[str, Any]
 
 
@@ -86,13 +85,6 @@ class DecisionService:
         to store with it (in one transaction: see :meth:`decide`, or the API's group commit)."""
         started = time.perf_counter()
         prepared = self.prepare(checkpoint, raw)
-        with self._store.begin() as uow:
-            earlier = uow.decisions.for_event(checkpoint, prepared.row.event_id)
-        if earlier is not None:  # a retry: the same answer, nothing recorded twice
-            body: dict[str, Any] = orjson.loads(earlier.body)
-            response = {k: body[k] for k in _RESPONSE_KEYS}
-            response["replayed"] = True
-            return PendingDecision(prepared, None, response)
         record: dict[str, Any] = orjson.loads(prepared.row.body)
         at_us = prepared.row.occurred_at_us
         active = self._rules.active(checkpoint)
@@ -169,10 +161,28 @@ class DecisionService:
     def decide(self, checkpoint: str, raw: object) -> dict[str, Any]:
         """Decide, and record the event and the decision in one transaction."""
         pending = self.evaluate(checkpoint, raw)
-        rows = [pending.row] if pending.row else []
-        _, appended = self._ingest.append([pending.prepared], rows)
+        (logged,), appended = self._ingest.append([pending.prepared], [pending.row])
         self._ingest.project(appended)
-        return pending.response
+        return self.settle(pending, logged.status == "duplicate")
+
+    def settle(self, pending: PendingDecision, repeated_event: bool) -> dict[str, Any]:
+        """The answer once the event is logged. A new event's decision was recorded with it.
+        For an event already in the log, the decision first recorded for it at this
+        checkpoint is the answer (a retry gets the same decision, marked ``replayed``); if
+        there is none, this one is recorded now."""
+        if not repeated_event:
+            return pending.response
+        row = pending.row
+        with self._store.begin(write=True) as uow:
+            earlier = uow.decisions.for_event(row.checkpoint, row.event_id)
+            if earlier is None:
+                uow.decisions.add(row)
+                uow.commit()
+                return pending.response
+        body: dict[str, Any] = orjson.loads(earlier.body)
+        response = {k: body[k] for k in _RESPONSE_KEYS}
+        response["replayed"] = True
+        return response
 
     def get(self, decision_id: str) -> dict[str, Any]:
         """A recorded decision with its full evaluation trace."""

@@ -83,7 +83,8 @@ class IngestService:
         self, prepared: list[Prepared], decisions: Sequence[DecisionRow] = ()
     ) -> tuple[list[ItemResult], Appended]:
         """Append in one transaction (durable when this returns), together with the decision
-        records made on these events; the results, and what was logged for :meth:`project`."""
+        records made on the events it inserts (not on repeated ones: see
+        ``DecisionService.settle``); the results, and what was logged for :meth:`project`."""
         if not prepared:
             return [], Appended([])
         with self._store.begin(write=True) as uow:
@@ -117,8 +118,9 @@ class IngestService:
                         if p.extraction is not None
                     ),
                 )
-            for decision in decisions:
-                uow.decisions.add(decision)
+            for decision in decisions:  # a decision on a repeated event is settled later
+                if decision.event_id in inserted:
+                    uow.decisions.add(decision)
             dup_ids = [p.row.event_id for p, f in zip(prepared, fresh_flags, strict=True) if not f]
             dup_seqs = uow.events.seqs(dup_ids) if dup_ids else {}
             uow.commit()

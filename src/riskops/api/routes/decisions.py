@@ -39,8 +39,10 @@ async def post_decision(
         raise ValidationFailed("invalid body", [Problem("body", "expected one event object")])
     pending = await asyncio.to_thread(rt.decisions.evaluate, checkpoint, data)
     # the event and its decision commit together, group-committed with concurrent requests
-    rows = [pending.row] if pending.row else []
-    await request.app.state.committer.submit([pending.prepared], rows)
+    (logged,) = await request.app.state.committer.submit([pending.prepared], [pending.row])
+    if logged.status == "duplicate":  # rare: a retry, or an event ingested before
+        settled = await asyncio.to_thread(rt.decisions.settle, pending, True)
+        return json_response(settled)
     return json_response(pending.response)
 
 
