@@ -334,6 +334,9 @@ def test_windows_lists_every_metric_of_the_entity_only(state: OnlineState) -> No
     assert set(state.windows(*other, [60], AS_OF)) == {"orders", "coupons"}
     assert set(state.windows("user", "u1:x", [60], AS_OF)) == {"y"}
     assert state.window(*ENTITY, "coupons", 60, AS_OF) == WindowStats.empty()
+    only = state.windows(*ENTITY, [60, 90 * 86_400], AS_OF, metrics=["refunds", "nope"])
+    assert only == {"refunds": got["refunds"]}  # only what was asked, and the entity has
+    assert state.windows(*ENTITY, [60], AS_OF, metrics=[]) == {}
 
 
 @pytest.mark.parametrize("window_s", [0, 59, -60, 90 * 86_400 + 1, 365 * 86_400])

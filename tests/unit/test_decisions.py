@@ -77,9 +77,9 @@ def test_state_features_read_each_entity_once() -> None:
         store.add(StateUpdate("device", "fp1", "users", NOW - 3600 * S, distinct=user))
     reads: list[tuple[str, str]] = []
 
-    def windows_of(t: str, i: str, w: tuple[int, ...]) -> Any:
+    def windows_of(t: str, i: str, w: tuple[int, ...], m: tuple[str, ...] | None) -> Any:
         reads.append((t, i))
-        return store.windows(t, i, w, NOW)
+        return store.windows(t, i, w, NOW, m)
 
     got = state_features(
         [

@@ -109,7 +109,9 @@ class BacktestService:
         for kind in ("ip24", "address", "instrument"):
             ids[kind] = min((i for t, i in x.nodes if t == kind), default=None)
         fields = event_fields(record, from_us(at).hour)
-        fields.update(state_features(needed, ids, lambda t, i, w: replay.windows(t, i, w, at - 1)))
+        fields.update(
+            state_features(needed, ids, lambda t, i, w, m: replay.windows(t, i, w, at - 1, m))
+        )
         lists = self._lists
         allowed = frozenset(
             t

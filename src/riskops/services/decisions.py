@@ -95,7 +95,7 @@ class DecisionService:
             state_features(
                 ruleset.fields,
                 ids,
-                lambda t, i, w: self._state.windows(t, i, w, at_us - 1),  # before this event
+                lambda t, i, w, m: self._state.windows(t, i, w, at_us - 1, m),  # before the event
             )
         )
         policy_version, policy = self._policy.active()

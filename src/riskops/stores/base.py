@@ -44,8 +44,10 @@ class OnlineState(Protocol):
         entity_id: str,
         window_s: Iterable[int],
         as_of_us: int,
+        metrics: Iterable[str] | None = None,
     ) -> dict[str, dict[int, WindowStats]]:
-        """Every metric the entity has, for each window: ``{metric: {window_s: stats}}``."""
+        """Every metric the entity has (or only those of ``metrics`` it has), for each window:
+        ``{metric: {window_s: stats}}``."""
         ...
 
     def reset(self) -> None:

@@ -18,11 +18,14 @@ from riskops.core.decisions.schema import (
     WINDOWS,
     window_suffix,
 )
-from riskops.core.entities.counters import with_derived
+from riskops.core.entities.counters import EVENTS, with_derived
 from riskops.core.state.model import WindowStats
 
-WindowsOf = Callable[[str, str, tuple[int, ...]], Mapping[str, Mapping[int, WindowStats]]]
-"""``(entity_type, entity_id, windows) -> {metric: {window_s: stats}}`` (the online state)."""
+WindowsOf = Callable[
+    [str, str, tuple[int, ...], tuple[str, ...] | None], Mapping[str, Mapping[int, WindowStats]]
+]
+"""``(entity_type, entity_id, windows, metrics or None for all) -> {metric: {window_s: stats}}``
+(the online state)."""
 Feature = tuple[str, str, str, int]
 """(entity type, state metric, statistic, window_s)"""
 
@@ -98,7 +101,9 @@ def state_features(
             out.update((path, None) for path, _ in features)
             continue
         windows = tuple(sorted({f[3] for _, f in features}))
-        stats = with_derived(windows_of(entity, entity_id, windows))
+        names = {f[1] for _, f in features}
+        metrics = None if EVENTS in names else tuple(sorted(names))  # events: every type's
+        stats = with_derived(windows_of(entity, entity_id, windows, metrics))
         for path, (_, metric, stat, w) in features:
             out[path] = _stat(stats.get(metric, {}).get(w), stat)
     return out

@@ -223,10 +223,17 @@ class BucketStore:
         )
 
     def windows(
-        self, entity_type: str, entity_id: str, window_s: Iterable[int], as_of_us: int
+        self,
+        entity_type: str,
+        entity_id: str,
+        window_s: Iterable[int],
+        as_of_us: int,
+        metrics: Iterable[str] | None = None,
     ) -> dict[str, dict[int, WindowStats]]:
-        metrics = self._metrics.get((entity_type, entity_id), ())
-        return self._windows(entity_type, entity_id, metrics, window_s, as_of_us)
+        """Every metric of the entity, or only those of ``metrics`` it has."""
+        has = self._metrics.get((entity_type, entity_id), ())
+        chosen = has if metrics is None else [m for m in metrics if m in has]
+        return self._windows(entity_type, entity_id, chosen, window_s, as_of_us)
 
     def _windows(
         self,

@@ -80,11 +80,14 @@ class MemoryOnlineState:
         entity_id: str,
         window_s: Iterable[int],
         as_of_us: int,
+        metrics: Iterable[str] | None = None,
     ) -> dict[str, dict[int, WindowStats]]:
-        """Every metric the entity has, for each window: ``{metric: {window_s: stats}}``."""
+        """Every metric the entity has (or only those of ``metrics`` it has), for each window:
+        ``{metric: {window_s: stats}}``."""
         windows = tuple(window_s)
+        wanted = None if metrics is None else tuple(metrics)
         with self._lock:
-            return self._store.windows(entity_type, entity_id, windows, as_of_us)
+            return self._store.windows(entity_type, entity_id, windows, as_of_us, wanted)
 
     def reset(self) -> None:
         """Forget everything and set the cursor to 0."""

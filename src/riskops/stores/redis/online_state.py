@@ -237,9 +237,12 @@ class RedisOnlineState:
         entity_id: str,
         window_s: Iterable[int],
         as_of_us: int,
+        metrics: Iterable[str] | None = None,
     ) -> dict[str, dict[int, WindowStats]]:
-        """Every metric the entity has, for each window: ``{metric: {window_s: stats}}``."""
-        return self._read(entity_type, entity_id, None, window_s, as_of_us)
+        """Every metric the entity has (or only those of ``metrics`` it has), for each window:
+        ``{metric: {window_s: stats}}``."""
+        wanted = None if metrics is None else list(metrics)
+        return self._read(entity_type, entity_id, wanted, window_s, as_of_us)
 
     def _read(
         self,
