@@ -1,33 +1,51 @@
-"""Decision speed, in process and over HTTP, on the embedded default.
+"""Decision speed on the embedded default, in process and over HTTP.
 
 In process: the pure evaluation (``riskops.core.decisions.engine.evaluate``) of a ruleset of
 ``--rules`` rules (the starter rules plus generated velocity / graph / event rules) on
-prepared contexts - the per-core ceiling of the rule engine. Then the full service path
-(``DecisionService.decide``: validate, features from the online state, lists, evaluate, record
-the event and the decision) and ``POST /v1/decisions/order`` with concurrent clients.
+prepared contexts - the per-core ceiling of the rule engine.
 
-    python benchmarks/bench_decide.py [--rules 100] [--decisions 2000] [--concurrency 16]
+Over HTTP, measured with wrk (C, so the client takes little of the 2 cores): ``POST
+/v1/decisions/order`` - validate, features from the online state, lists, rules, policy, and
+the event and its decision durable in the log before the answer - beside a bare FastAPI
+endpoint (``benchmarks/bare_app.py``: same server stack, parses the body, answers), both
+with 1 and ``--workers`` processes, closed loop at each ``--connections`` and paced at an
+offered load of ``--rate`` requests/s.
 
-Figures, not assertions.
+    python benchmarks/bench_decide.py [--rules 100] [--workers 2] [--rate 1000] [--no-http]
+
+Needs `wrk` on PATH for the HTTP part (Debian: `apt-get install wrk`). Figures, not
+assertions.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import contextlib
 import random
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import httpx
+from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ROOT, create_key, percentile, riskops_env, server, table
+from common import (
+    ROOT,
+    console,
+    create_key,
+    free_port,
+    riskops_env,
+    server,
+    started,
+    table,
+    wrk,
+)
+
+LUA = ROOT / "benchmarks" / "wrk_decisions.lua"
 
 FEATURES = ["orders", "order_amount", "failed_logins", "events", "devices", "coupon_claims"]
 WINDOWS = ["1h", "24h", "7d"]
@@ -59,26 +77,6 @@ def ruleset_yaml(n: int, seed: int = 7) -> str:
             f"    score: {rng.randint(1, 20)}",
         ]
     return "\n".join(lines) + "\n"
-
-
-def order(i: int, at: datetime) -> dict[str, Any]:
-    u = i % 500
-    return {
-        "event_id": f"bd-{i}-{time.time_ns()}",
-        "type": "order.placed",
-        "occurred_at": at.isoformat().replace("+00:00", "Z"),
-        "market": "ID",
-        "user_id": f"u{u}",
-        "device": {"fingerprint": f"dev-{u % 400}"},
-        "ip": f"10.1.{u % 200}.{u % 250 + 1}",
-        "payload": {
-            "order_id": f"o-{i}",
-            "items": [{"sku": "s1", "merchant_id": "m1", "price": 20.0 + i % 300, "qty": 1}],
-            "currency": "USD",
-            "payment_method": "cod" if i % 3 else "card",
-            "payment_instrument": f"tok-{u}",
-        },
-    }
 
 
 def bench_evaluate(args: argparse.Namespace) -> list[tuple[str, str]]:
@@ -116,62 +114,75 @@ def bench_evaluate(args: argparse.Namespace) -> list[tuple[str, str]]:
     ]
 
 
-async def _post(url: str, key: str, bodies: list[dict[str, Any]], concurrency: int) -> list[float]:
-    latencies: list[float] = []
-    queue = list(reversed(bodies))
-    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"}) as c:
-
-        async def worker() -> None:
-            while queue:
-                body = queue.pop()
-                t = time.perf_counter()
-                r = await c.post("/v1/decisions/order", json=body)
-                latencies.append(time.perf_counter() - t)
-                if r.status_code != 200:
-                    raise RuntimeError(r.text)
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return latencies
+def _bare_server(workers: int) -> contextlib.AbstractContextManager[str]:
+    """The reference endpoint (``benchmarks/bare_app.py``) under uvicorn."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "uvicorn", "--app-dir", str(ROOT / "benchmarks"), "bare_app:app"]
+    cmd += ["--port", str(port), "--workers", str(workers), "--loop", "uvloop"]
+    cmd += ["--http", "httptools", "--no-access-log", "--log-level", "warning"]
+    return started(cmd, f"http://127.0.0.1:{port}", "/openapi.json")
 
 
-def bench_http(args: argparse.Namespace, work: Path) -> list[tuple[str, str]]:
-    env = riskops_env(work / "data")
-    key = create_key(env)
+def _push_rules(env: dict[str, str], path: Path) -> None:
+    cmd = [sys.executable, "-m", "riskops.cli.main", "rules", "push", str(path)]
+    subprocess.run([*cmd, "-a", "bench", "--activate"], env=env, check=True, capture_output=True)
+
+
+def _measure(url: str, headers: list[str], args: argparse.Namespace) -> list[dict[str, float]]:
+    """Closed loop at each connection count, then paced at the offered load."""
+    wrk(url, LUA, 16, 3, headers)  # warm-up
+    runs = []
+    for c in (int(x) for x in args.connections.split(",")):
+        runs.append({"connections": c, "offered": 0.0, **wrk(url, LUA, c, args.seconds, headers)})
+    c = args.paced_connections
+    pause = f"{1000 * c / args.rate:.3f}"
+    got = wrk(url, LUA, c, args.seconds, headers, [pause])
+    runs.append({"connections": c, "offered": float(args.rate), **got})
+    return runs
+
+
+def bench_http(args: argparse.Namespace, work: Path) -> None:
+    """riskops and the bare endpoint, each with 1 and ``--workers`` processes, same run."""
+    rows: list[tuple[str, ...]] = []
+    ours: dict[tuple[int, int, float], float] = {}
     rules = work / "rules.yaml"
     rules.write_text(ruleset_yaml(args.rules), encoding="utf-8")
-    import subprocess
+    for workers in sorted({1, args.workers}):
+        env = riskops_env(work / f"data{workers}")
+        key = create_key(env)
+        _push_rules(env, rules)
+        headers = [f"Authorization: Bearer {key}", "Content-Type: application/json"]
+        with server(env, workers=workers) as url:
+            for r in _measure(url, headers, args):
+                ours[(workers, int(r["connections"]), r["offered"])] = r["rate"]
+                rows.append(_row("riskops", workers, r, None))
+        with _bare_server(workers) as url:
+            for r in _measure(url, [], args):
+                mine = ours[(workers, int(r["connections"]), r["offered"])]
+                rows.append(_row("bare FastAPI", workers, r, mine / r["rate"]))
+    t = Table(title=f"POST /v1/decisions/order, {args.rules} rules, embedded default (wrk)")
+    for name in ("endpoint", "processes", "load", "requests/s", "p50 ms", "p99 ms"):
+        t.add_column(name, justify="left" if name in ("endpoint", "load") else "right")
+    t.add_column("non-2xx", justify="right")
+    t.add_column("riskops / bare", justify="right")
+    for row in rows:
+        t.add_row(*row)
+    console.print(t)
 
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "riskops.cli.main",
-            "rules",
-            "push",
-            str(rules),
-            "-a",
-            "bench",
-            "--activate",
-        ],
-        env=env,
-        check=True,
-        capture_output=True,
+
+def _row(name: str, workers: int, r: dict[str, float], ratio: float | None) -> tuple[str, ...]:
+    c = int(r["connections"])
+    load = f"{c} conns, " + (f"paced {r['offered']:,.0f}/s" if r["offered"] else "closed loop")
+    return (
+        name,
+        str(workers),
+        load,
+        f"{r['rate']:,.0f}",
+        f"{r['p50']:.1f}",
+        f"{r['p99']:.1f}",
+        f"{r['bad']:.0f}",
+        "" if ratio is None else f"{ratio:.0%}",
     )
-    start = datetime.now(UTC) - timedelta(minutes=30)
-    bodies = [order(i, start + timedelta(milliseconds=i)) for i in range(args.decisions)]
-    with server(env) as url:
-        asyncio.run(_post(url, key, bodies[:200], args.concurrency))  # warm-up
-        t0 = time.perf_counter()
-        lat = asyncio.run(_post(url, key, bodies[200:], args.concurrency))
-        elapsed = time.perf_counter() - t0
-    n = len(bodies) - 200
-    return [
-        (f"HTTP decisions/s ({args.concurrency} clients, Python client)", f"{n / elapsed:,.0f}"),
-        (
-            "HTTP p50 / p99 (ms)",
-            f"{percentile(lat, 50) * 1000:.1f} / {percentile(lat, 99) * 1000:.1f}",
-        ),
-    ]
 
 
 def main() -> None:
@@ -180,12 +191,20 @@ def main() -> None:
     )
     parser.add_argument("--rules", type=int, default=100)
     parser.add_argument("--decisions", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2, help="API processes, beside 1")
+    parser.add_argument("--connections", default="16,64", help="closed-loop runs")
+    parser.add_argument("--rate", type=int, default=1000, help="offered load of the paced run")
+    parser.add_argument("--paced-connections", type=int, default=32)
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--no-http", action="store_true", help="only the in-process figures")
     args = parser.parse_args()
-    rows = bench_evaluate(args)
+    table(f"order checkpoint, {args.rules} rules, one core", bench_evaluate(args))
+    if args.no_http:
+        return
+    if shutil.which("wrk") is None:
+        sys.exit("bench_decide: wrk is not installed (Debian: apt-get install wrk)")
     with tempfile.TemporaryDirectory() as tmp:
-        rows += bench_http(args, Path(tmp))
-    table(f"order checkpoint, {args.rules} rules, embedded default", rows)
+        bench_http(args, Path(tmp))
 
 
 if __name__ == "__main__":

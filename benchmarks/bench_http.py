@@ -13,9 +13,7 @@ of connections. Figures, not assertions.
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -23,38 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_ingest import _drop_pg_schema, _fresh_pg
-from common import ROOT, create_key, riskops_env, server, table
+from common import ROOT, create_key, riskops_env, server, table, wrk
 
 LUA = ROOT / "benchmarks" / "wrk_events.lua"
-
-
-def wrk(url: str, key: str, connections: int, seconds: int) -> dict[str, str]:
-    out = subprocess.run(
-        [
-            "wrk",
-            "-t1",
-            f"-c{connections}",
-            f"-d{seconds}s",
-            "--latency",
-            "-s",
-            str(LUA),
-            "-H",
-            f"Authorization: Bearer {key}",
-            "-H",
-            "Content-Type: application/json",
-            url,
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    found = {
-        "rate": re.search(r"Requests/sec:\s+([\d.]+)", out),
-        "p50": re.search(r"50%\s+(\S+)", out),
-        "p99": re.search(r"99%\s+(\S+)", out),
-        "bad": re.search(r"Non-2xx or 3xx responses: (\d+)", out),
-    }
-    return {k: (m.group(1) if m else "0") for k, m in found.items()}
 
 
 def main() -> None:
@@ -83,14 +52,15 @@ def main() -> None:
             key = create_key(env)
             rows: list[tuple[str, str]] = []
             with server(env, workers=args.workers) as base:
-                wrk(base, key, 64, 3)  # warm-up
+                headers = [f"Authorization: Bearer {key}", "Content-Type: application/json"]
+                wrk(base, LUA, 64, 3, headers)  # warm-up
                 for c in (int(x) for x in args.connections.split(",")):
-                    got = wrk(base, key, c, args.seconds)
+                    got = wrk(base, LUA, c, args.seconds, headers)
                     rows.append(
                         (
                             f"{c} connections",
-                            f"{float(got['rate']):,.0f} events/s · p50 {got['p50']} · "
-                            f"p99 {got['p99']} · non-2xx {got['bad']}",
+                            f"{got['rate']:,.0f} events/s · p50 {got['p50']:.1f} ms · "
+                            f"p99 {got['p99']:.1f} ms · non-2xx {got['bad']:.0f}",
                         )
                     )
     finally:

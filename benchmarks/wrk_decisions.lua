@@ -1,6 +1,9 @@
 -- wrk script: POST one new order.placed event per request to the order checkpoint
 -- (unique event_id per thread and request; 500 users, so velocity features build up).
+-- Optional script argument (after `--`): a pause in ms before each request, which paces
+-- every connection (offered load ~ connections * 1000 / pause while latency << pause).
 local counter = 0
+local pause = 0
 local threads = {}
 
 function setup(thread)
@@ -10,6 +13,11 @@ end
 
 function init(args)
   math.randomseed(tid * 7919)
+  if args[1] then pause = tonumber(args[1]) end
+end
+
+function delay()
+  return pause
 end
 
 request = function()

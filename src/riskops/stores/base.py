@@ -30,6 +30,9 @@ class OnlineState(Protocol):
       ``occurred_at``.
     """
 
+    in_process: bool
+    """Reads are in-process memory lookups (no I/O): callers may run them on an event loop."""
+
     def cursor(self) -> int: ...
 
     def apply(self, updates: Sequence[StateUpdate], from_seq: int, to_seq: int) -> bool: ...

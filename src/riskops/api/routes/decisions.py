@@ -10,7 +10,7 @@ from starlette.responses import Response
 from riskops.api.body import decode_json, read_body
 from riskops.api.deps import require, runtime
 from riskops.api.errors import json_response
-from riskops.errors import Problem, ValidationFailed
+from riskops.errors import Problem, RiskopsError, ValidationFailed
 from riskops.services.runtime import Runtime
 from riskops.stores.base import ApiKeyRow
 
@@ -34,10 +34,29 @@ async def post_decision(
     rt: Runtime = Depends(runtime),
     _key: ApiKeyRow = Depends(require("decide")),
 ) -> Response:
+    """Served by the app's fast path (:func:`post_decision_lean`); this route documents it."""
+    return await decide_request(request, checkpoint)
+
+
+async def post_decision_lean(request: Request, checkpoint: str) -> Response:
+    """The hot path: auth and errors handled here, exactly as the FastAPI route and the
+    app's error handler would."""
+    try:
+        await require("decide")(request)
+        return await decide_request(request, checkpoint)
+    except RiskopsError as exc:
+        return json_response(exc.as_dict(), exc.status)
+
+
+async def decide_request(request: Request, checkpoint: str) -> Response:
+    rt: Runtime = request.app.state.runtime
     data = decode_json(await read_body(request, rt.settings.max_body_bytes))
     if not isinstance(data, dict):
         raise ValidationFailed("invalid body", [Problem("body", "expected one event object")])
-    pending = await asyncio.to_thread(rt.decisions.evaluate, checkpoint, data)
+    if rt.state.in_process:  # CPU only, shorter than a hand-off to a thread and back
+        pending = rt.decisions.evaluate(checkpoint, data)
+    else:  # the state is read over the network
+        pending = await asyncio.to_thread(rt.decisions.evaluate, checkpoint, data)
     # the event and its decision commit together, group-committed with concurrent requests
     (logged,) = await request.app.state.committer.submit([pending.prepared], [pending.row])
     if logged.status == "duplicate":  # rare: a retry, or an event ingested before

@@ -68,10 +68,6 @@ def _gather(ordered: list[int], level: int, lo: int, hi: int) -> list[tuple[int,
     return found
 
 
-def _last_us(x: Any) -> float:
-    return float(x.imag) if type(x) is complex else float(_unpack(x)[1])
-
-
 def summarize(
     d: SeriesDict, specs: Sequence[PlanSpec], as_of_us: int, out: dict[int, WindowStats]
 ) -> None:
@@ -104,23 +100,26 @@ def summarize(
             for w in windows:
                 out[w] = EMPTY
             continue
-        newest_bucket = found[-1][0]
-        last_f = max(_last_us(d[k]) for b, k in reversed(found) if b == newest_bucket)
+        buckets, keys = zip(*found, strict=True)  # ascending level-buckets, their keys
+        newest_bucket = buckets[-1]
+        last_f = max(  # the newest bucket's parts are at the end
+            float(x.imag) if type(x) is complex else float(_unpack(x)[1])
+            for x in map(d.__getitem__, keys[bisect_left(buckets, newest_bucket) :])
+        )
         last = min(int(last_f), as_of_us)
-        i = len(found) - 1
+        end = len(found)
         c, s = 0.0, 0.0
         mn: float | None = None
         mx: float | None = None
         union: set[int] = set()
         stats = EMPTY
         for window_lo, w in zip(los, windows, strict=True):
-            begin = i
-            while i >= 0 and found[i][0] >= window_lo:
-                i -= 1
-            if i == begin:  # no bucket beyond the previous window: the same stats
+            start = bisect_left(buckets, window_lo, 0, end)
+            if start == end:  # no bucket beyond the previous window: the same stats
                 out[w] = stats
                 continue
-            run = [k for _, k in found[i + 1 : begin + 1]]
+            run = keys[start:end]
+            end = start
             if not values:
                 c += sum(map(d.__getitem__, run)).real  # C-level: complex(count, ...) sums
             else:

@@ -25,6 +25,8 @@ _EVICT_EVERY_US = 86_400 * 1_000_000
 
 
 class MemoryOnlineState:
+    in_process = True
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._store = BucketStore()

@@ -155,6 +155,8 @@ class RedisOnlineState:
     ``owns_client=False`` when the client is shared and its creator closes it. Reads return
     packed binary, so the client must not decode responses."""
 
+    in_process = False
+
     def __init__(self, client: redis.Redis, prefix: str, *, owns_client: bool = True) -> None:
         if not prefix:
             raise ValueError("prefix must be a non-empty string")
