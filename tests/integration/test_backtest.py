@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +22,11 @@ RULES = (Path(__file__).resolve().parents[2] / "examples" / "rules_order.yaml").
 CANDIDATE = RULES.replace("velocity.user.orders_1h >= 3", "velocity.user.orders_1h >= 1")
 
 
-def _order(user: str, order_id: str, minutes_ago: int) -> dict[str, Any]:
+def _order(user: str, order_id: str, minutes_ago: int, now: datetime = NOW) -> dict[str, Any]:
     payload = copy.deepcopy(PAYLOADS["order.placed"])
     payload["order_id"] = order_id
     return event(
-        "order.placed", at=NOW - timedelta(minutes=minutes_ago), user=user, payload=payload
+        "order.placed", at=now - timedelta(minutes=minutes_ago), user=user, payload=payload
     )
 
 
@@ -62,6 +62,7 @@ def test_backtest_report_against_the_active_ruleset(ops_runtime: Runtime) -> Non
         "recall": {"cod_refusal": 1.0, "fraud": 1.0},
         "false_positive_rate": 0.5,
         "gmv_denied": 0.0,
+        "errors": 0,
     }
     assert report["candidate"]["outcomes"] == {"allow": 2, "review": 4}
     assert report["baseline"]["outcomes"] == {"allow": 5, "review": 1}  # only o-a4: 3 before
@@ -103,3 +104,31 @@ def test_backtest_over_http(ops_client: Any, ops_runtime: Runtime) -> None:
     bad = ops_client.post("/v1/backtests?to=tomorrow", content=CANDIDATE.encode())
     assert bad.status_code == 422
     assert bad.json()["error"]["problems"][0]["field"] == "to"
+
+
+def test_backtest_cli_replays_a_file_instead_of_the_log(
+    tmp_path: Path, ops_runtime: Runtime
+) -> None:
+    now = datetime.now(UTC)  # the CLI validates times against the real clock
+    orders = [_order("u-a", f"o-a{i}", 50 - 10 * i, now) for i in range(1, 5)]
+    refused = event(
+        "order.cod_refused", at=now - timedelta(minutes=1), payload={"order_id": "o-a4"}
+    )
+    lines = [json.dumps(e) for e in [*orders, refused]] + ['{"type": "order.placed"}']
+    events_file = tmp_path / "history.jsonl"
+    events_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    candidate = tmp_path / "candidate.yaml"
+    candidate.write_text(CANDIDATE, encoding="utf-8")
+    env = {
+        "COLUMNS": "250",
+        "RISKOPS_DATA_DIR": str(ops_runtime.settings.data_dir),
+        "RISKOPS_SECRET_KEY": "test-secret",
+    }
+    args = ["backtest", str(candidate), "--events", str(events_file), "--no-baseline"]
+    result = CliRunner().invoke(cli, args, env=env)
+    assert result.exit_code == 0, result.output
+    assert "5 events loaded, 1 rejected" in result.output
+    assert "4 events, 1 labelled bad" in result.output
+    assert (tmp_path / "history.jsonl.rejected.jsonl").exists()
+    with ops_runtime.store.begin() as uow:
+        assert uow.events.count() == 0  # the real log is untouched

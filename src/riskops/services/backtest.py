@@ -1,39 +1,58 @@
-"""Backtests: replay the event log against a candidate ruleset beside the active one, with
-features as they were at each event (the online state rebuilt in log order as the replay goes:
-never later data), then join the labels that arrived later (``riskops.core.decisions.backtest``).
+"""Backtests: what a candidate ruleset would have decided on past events, beside the active
+one, with the labels that arrived later joined - computed in columns with DuckDB.
 
-Lists are today's (the lists are not versioned in time).
+1. One pass over the log loads every event's entities (``backtest_load``).
+2. Window functions give every checkpoint event its features as of one microsecond before it
+   (``riskops.core.decisions.columnar``): never the event itself, never later data.
+3. Every rule of both rulesets becomes one boolean column (NULL: failed at run time).
+4. Outcome and score per ruleset as the engine combines them (most severe active hit, weights
+   added up to 100, a failing active rule makes it review when the checkpoint fails closed),
+   then the active policy (score thresholds by market phase, the COD switch).
+5. The report: per rule and per ruleset, against the labels.
+
+Lists are today's entries (with their expiry): lists are not versioned in time.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
-import orjson
+import duckdb
 
-from riskops.core.decisions.backtest import Backtest, Evaluated, label_keys, labels_of
-from riskops.core.decisions.engine import Evaluation, evaluate
-from riskops.core.decisions.features import event_fields, state_features
-from riskops.core.decisions.ruleset import Ruleset
-from riskops.core.decisions.schema import CHECKPOINTS
-from riskops.core.entities import Extraction, extract
-from riskops.core.events.envelope import from_us
-from riskops.core.state.buckets import BucketStore
+from riskops.core.decisions.columnar import ENTITY_COLUMNS, features_query, rule_sql
+from riskops.core.decisions.features import feature_table
+from riskops.core.decisions.policy import Policy, apply_policy
+from riskops.core.decisions.ruleset import OUTCOMES, Ruleset
+from riskops.core.decisions.schema import CHECKPOINTS, context_schema
+from riskops.core.entities.extract import metric_name
+from riskops.core.events.catalogue import CATALOGUE
+from riskops.services.backtest_load import Request, arrow_tables, load, needed_entities
+from riskops.services.backtest_report import report
 from riskops.services.lists import ListsCache
+from riskops.services.policy import PolicyService
 from riskops.services.rules import RulesService, compile_ruleset
 from riskops.stores.base import Store
 
 Progress = Callable[[int, int], None]
-_CHUNK = 5000
+_ALLOWABLE = ("user", "device", "ip", "address", "instrument")
 
 
 class BacktestService:
-    def __init__(self, store: Store, secret: bytes, rules: RulesService, lists: ListsCache) -> None:
+    def __init__(
+        self,
+        store: Store,
+        secret: bytes,
+        rules: RulesService,
+        lists: ListsCache,
+        policy: PolicyService | None = None,
+    ) -> None:
         self._store = store
         self._secret = secret
         self._rules = rules
         self._lists = lists
+        self._policy = policy
 
     def run(
         self,
@@ -43,96 +62,174 @@ class BacktestService:
         until_us: int | None = None,
         against_active: bool = True,
         progress: Progress | None = None,
+        events: Store | None = None,
     ) -> dict[str, Any]:
         """The report of ruleset ``text`` (YAML) over the log's events of its checkpoint that
-        occurred in ``[since, until)``, beside the active ruleset."""
+        occurred in ``[since, until)``, beside the active ruleset. ``events``: read the events
+        from this store's log instead (e.g. a scratch log loaded from a file); rulesets, lists
+        and policy stay this runtime's."""
         candidate = compile_ruleset(text)
         checkpoint = candidate.checkpoint
         active = self._rules.active(checkpoint) if against_active else None
         baseline: Ruleset | None = active[1] if active else None
+        policy = self._policy.active()[1] if self._policy else Policy()
         needed = candidate.fields | (baseline.fields if baseline else frozenset())
-        types = set(CHECKPOINTS[checkpoint].event_types)
+        schema = context_schema(checkpoint)
+        features = feature_table()
+        windows = [features[p][3] for p in needed if p in features]
+        addresses, instruments = needed_entities(needed)
+        req = Request(
+            types=frozenset(CHECKPOINTS[checkpoint].event_types),
+            event_fields={p: schema[p] for p in sorted(needed) if p not in features},
+            since_us=since_us,
+            until_us=until_us,
+            history_us=max(windows, default=0) * 1_000_000,
+            addresses=addresses,
+            instruments=instruments,
+        )
+        clock = _Stopwatch()
+        cols = load(events or self._store, self._secret, req, progress)
+        clock.lap("read the log")
         self._lists.refresh()
-        replay = BucketStore()
-        bt = Backtest(tuple(r.rule.id for r in candidate.live()))
-        with self._store.begin() as uow:
-            total = uow.events.last_seq()
-        cursor = 0
-        while True:
-            with self._store.begin() as uow:
-                rows = uow.events.read_after(cursor, _CHUNK)
-            if not rows:
-                break
-            for row in rows:
-                record: dict[str, Any] = orjson.loads(row.body)
-                bt.add_labels(labels_of(record))
-                x = extract(record, self._secret)
-                at = row.occurred_at_us
-                in_range = (since_us is None or at >= since_us) and (
-                    until_us is None or at < until_us
-                )
-                if record["type"] in types and in_range:
-                    bt.evaluated.append(
-                        self._evaluated(record, x, at, replay, needed, candidate, baseline)
-                    )
-                if x.updates:
-                    replay.merge(replay.prepare(x.updates))
-            cursor = rows[-1].seq
-            if progress is not None:
-                progress(cursor, max(total, cursor))
-        report = bt.report()
-        report.update(
+        with duckdb.connect() as con:
+            for name, table in arrow_tables(cols, req.event_fields).items():
+                con.register(f"{name}_arrow", table)
+                con.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_arrow")
+            self._lists_table(con)
+            allowed = self._allowed_columns(con, candidate, baseline)
+            types_of: dict[str, list[str]] = {}
+            for event_type in CATALOGUE:
+                types_of.setdefault(metric_name(event_type), []).append(event_type)
+            con.execute(
+                "CREATE TABLE ctx AS SELECT cp.*, ev.ts, ev.user_id, ev.device, ev.ip, ev.ip24,"
+                f" ev.address, ev.instrument, f.* EXCLUDE (seq) FROM cp JOIN ev USING (seq) "
+                f"JOIN ({features_query(needed, types_of)}) f USING (seq)"
+            )
+            clock.lap("features")
+            hit_cols = [
+                f"{rule_sql(c, schema, allowed)} AS c{i}"
+                for i, c in enumerate(candidate.live_rules)
+            ]
+            if baseline is not None:
+                hit_cols += [
+                    f"{rule_sql(c, schema, allowed)} AS b{i}"
+                    for i, c in enumerate(baseline.live_rules)
+                ]
+            con.execute(
+                "CREATE TABLE hits AS SELECT seq, market, payment_method, amount"
+                + "".join(f", {h}" for h in hit_cols)
+                + " FROM ctx"
+            )
+            clock.lap("rules")
+            fail = policy.fail_mode_for(checkpoint)
+            sides = {"c": candidate} | ({"b": baseline} if baseline is not None else {})
+            _outcomes(con, sides, fail, policy, checkpoint)
+            result = report(con, [c.rule.id for c in candidate.live_rules], baseline is not None)
+            clock.lap("outcomes and report")
+        result.update(
             checkpoint=checkpoint,
             candidate_rules=len(candidate.live()),
             baseline_version=active[0] if active else None,
             since=since_us,
             until=until_us,
+            timing_s=clock.laps,
         )
-        return report
+        return result
 
-    def _evaluated(
-        self,
-        record: dict[str, Any],
-        x: Extraction,
-        at: int,
-        replay: BucketStore,
-        needed: frozenset[str],
-        candidate: Ruleset,
-        baseline: Ruleset | None,
-    ) -> Evaluated:
-        """Both rulesets on one event, with the features as they were just before it."""
-        ids = {
-            "user": record.get("user_id"),
-            "device": (record.get("device") or {}).get("fingerprint"),
-            "ip": record.get("ip"),
-        }
-        for kind in ("ip24", "address", "instrument"):
-            ids[kind] = min((i for t, i in x.nodes if t == kind), default=None)
-        fields = event_fields(record, from_us(at).hour)
-        fields.update(
-            state_features(needed, ids, lambda t, i, w, m: replay.windows(t, i, w, at - 1, m))
-        )
-        lists = self._lists
-        allowed = frozenset(
-            t
-            for t, i in ids.items()
-            if i and any(e.kind == "allow" for e in lists.memberships(t, i, at))
-        )
-
-        def run(ruleset: Ruleset) -> Evaluation:
-            return evaluate(
-                ruleset,
-                fields,
-                in_list=lambda name, value: lists.contains(name, str(value), at),
-                allowed=allowed,
-                trace=False,
+    def _lists_table(self, con: duckdb.DuckDBPyConnection) -> None:
+        entries = self._lists.snapshot()
+        con.execute("CREATE TABLE lists (name VARCHAR, value VARCHAR, expires BIGINT)")
+        if entries:
+            con.executemany(
+                "INSERT INTO lists VALUES (?, ?, ?)",
+                [(e.list_name, e.entity_id, e.expires_at_us) for e in entries],
             )
 
-        amount = fields.get("event.amount")
-        return Evaluated(
-            str(record["event_id"]),
-            label_keys(record),
-            float(amount) if isinstance(amount, int | float) else 0.0,
-            run(candidate),
-            run(baseline) if baseline else None,
+    def _allowed_columns(
+        self, con: duckdb.DuckDBPyConnection, *rulesets: Ruleset | None
+    ) -> dict[str, str]:
+        """``allowed_<entity>``: the event's entity was on an allow list at its time; only the
+        entity types some rule lets an allow-listed entity skip."""
+        skippable = {
+            t for rs in rulesets if rs for c in rs.live_rules for t in c.rule.skip_if_allowed
+        }
+        allows = [e for e in self._lists.snapshot() if e.kind == "allow"]
+        out: dict[str, str] = {}
+        if allows:
+            con.execute("CREATE TABLE allows (etype VARCHAR, id VARCHAR, expires BIGINT)")
+            con.executemany(
+                "INSERT INTO allows VALUES (?, ?, ?)",
+                [(e.entity_type, e.entity_id, e.expires_at_us) for e in allows],
+            )
+        for t in _ALLOWABLE:
+            if t in skippable and allows:
+                column = ENTITY_COLUMNS[t]
+                out[t] = (
+                    f"EXISTS (SELECT 1 FROM allows a WHERE a.etype = '{t}' AND a.id = {column} "
+                    "AND (a.expires IS NULL OR a.expires > ts))"
+                )
+        return out
+
+
+class _Stopwatch:
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._last, 3)
+        self._last = now
+
+
+def _outcomes(
+    con: duckdb.DuckDBPyConnection,
+    sides: dict[str, Ruleset],
+    fail_mode: str,
+    policy: Policy,
+    checkpoint: str,
+) -> None:
+    """``outcomes``: per event and side (c: candidate, b: baseline) the final outcome."""
+    parts = []
+    for side, ruleset in sides.items():
+        severity, score = ["0"], []
+        for i, c in enumerate(ruleset.live_rules):
+            rule, col = c.rule, f"{side}{i}"
+            if rule.state != "active":
+                continue  # shadow rules record hits, never change an outcome
+            severity.append(f"CASE WHEN {col} THEN {OUTCOMES.index(rule.outcome)} ELSE 0 END")
+            if fail_mode == "closed":
+                review = OUTCOMES.index("review")
+                severity.append(f"CASE WHEN {col} IS NULL THEN {review} ELSE 0 END")
+            if rule.score:
+                score.append(f"CASE WHEN {col} THEN {rule.score} ELSE 0 END")
+        total = " + ".join(score) if score else "0"
+        parts.append(
+            f"SELECT seq, market, payment_method, '{side}' AS side, "
+            f"GREATEST({', '.join(severity)}) AS severity, LEAST(100, {total}) AS score FROM hits"
         )
+    con.execute("CREATE TABLE raw_outcomes AS " + " UNION ALL ".join(parts))
+    combos = con.execute(
+        "SELECT DISTINCT market, payment_method, severity, score FROM raw_outcomes"
+    ).fetchall()
+    final = [
+        (
+            m,
+            pm,
+            sev,
+            score,
+            apply_policy(policy, checkpoint, m, pm, OUTCOMES[sev], score, []).outcome,
+        )
+        for m, pm, sev, score in combos
+    ]
+    con.execute(
+        "CREATE TABLE policy_map (market VARCHAR, payment_method VARCHAR, severity INTEGER, "
+        "score INTEGER, outcome VARCHAR)"
+    )
+    if final:
+        con.executemany("INSERT INTO policy_map VALUES (?, ?, ?, ?, ?)", final)
+    con.execute(
+        "CREATE TABLE outcomes AS SELECT r.seq, r.side, p.outcome FROM raw_outcomes r "
+        "JOIN policy_map p ON p.market = r.market AND p.severity = r.severity "
+        "AND p.score = r.score AND p.payment_method IS NOT DISTINCT FROM r.payment_method"
+    )

@@ -47,6 +47,10 @@ class ListsCache:
                 self._by_name, self._by_entity, self._version = by_name, by_entity, version
             self._checked_at = now
 
+    def snapshot(self) -> list[ListEntry]:
+        """Every entry held (expired ones too: callers check expiry at their own time)."""
+        return [e for entries in self._by_name.values() for e in entries]
+
     def contains(self, list_name: str, entity_id: str, at_us: int) -> bool:
         return any(
             e.expires_at_us is None or e.expires_at_us > at_us

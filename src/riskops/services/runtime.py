@@ -99,7 +99,7 @@ def build_runtime(
             clock,
             policy,
         ),
-        backtests=BacktestService(store, secret, rules, lists_cache),
+        backtests=BacktestService(store, secret, rules, lists_cache, policy),
         audit=AuditService(store),
         policy=policy,
         clock=clock,

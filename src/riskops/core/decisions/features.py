@@ -19,6 +19,7 @@ from riskops.core.decisions.schema import (
     window_suffix,
 )
 from riskops.core.entities.counters import EVENTS, with_derived
+from riskops.core.entities.extract import ip24_of
 from riskops.core.state.model import WindowStats
 
 WindowsOf = Callable[
@@ -58,6 +59,7 @@ def event_fields(record: Mapping[str, Any], occurred_hour: int) -> dict[str, Any
         "user.id": record.get("user_id"),
         "device.fingerprint": (record.get("device") or {}).get("fingerprint"),
         "ip.address": record.get("ip"),
+        "ip.prefix": ip24_of(record["ip"]) if record.get("ip") else None,
     }
     for name, value in (record.get("payload") or {}).items():
         if isinstance(value, dict):

@@ -85,6 +85,23 @@ def _ip24(ip: str) -> str:
     return ip_prefix(ip)
 
 
+def ip24_of(ip: str) -> str:
+    """The graph id of an ip's network (IPv4 /24, IPv6 /48)."""
+    return _ip24(ip)
+
+
+def event_value(event_type: str, payload: Mapping[str, Any]) -> float | None:
+    """The amount an event adds to its per-type sum (an order's amount, a page view's dwell)."""
+    value_field = _VALUE_FIELDS.get(event_type)
+    raw = payload.get(value_field) if value_field else None
+    return float(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else None
+
+
+def instrument_id(raw: str, secret: bytes) -> str | None:
+    """The graph id of a payment instrument token."""
+    return _hashed("instrument", raw, secret, "")
+
+
 @lru_cache(maxsize=65_536)
 def _hashed(kind: str, raw: str, secret: bytes, market: str) -> str | None:
     try:
@@ -150,7 +167,7 @@ def extract(record: Mapping[str, Any], secret: bytes, *, updates: bool = True) -
             if hashed:
                 linked.append((kind, hashed))
     instrument_raw = payload.get("payment_instrument")
-    instrument = _hashed("instrument", instrument_raw, secret, "") if instrument_raw else None
+    instrument = instrument_id(instrument_raw, secret) if instrument_raw else None
     if instrument:
         linked.append(("instrument", instrument))
     merchants = _merchants(payload)
@@ -222,9 +239,7 @@ def _updates(
     at = parse_us(record["occurred_at"])
     event_type: str = record["type"]
     metric = metric_name(event_type)
-    value_field = _VALUE_FIELDS.get(event_type)
-    raw_value = payload.get(value_field) if value_field else None
-    value = float(raw_value) if isinstance(raw_value, int | float) else None
+    value = event_value(event_type, payload)
     add = add_to.append
     subjects = [
         (t, i) for t, i in (("user", user), ("device", device), ("ip", ip), ("ip24", ip24)) if i
