@@ -210,3 +210,40 @@ def test_a_retried_request_gets_the_same_decision_and_nothing_twice(
     other = decide(client, body, "payment_method").json()
     assert other["decision_id"] != first["decision_id"]
     assert other["replayed"] is False
+
+
+ABSENCE = """
+checkpoint: coupon_claim
+rules:
+  - id: claimed_never_redeemed
+    when: not_followed_by(last.user.coupon_claims, last.user.coupon_redemptions, duration("1h"))
+    outcome: review
+    score: 10
+  - id: far_from_home
+    when: has(device.lat) && geo_km(device.lat, device.lon, 1.3521, 103.8198) > 500.0
+    outcome: challenge
+  - id: fast_again
+    when: has(last.device.coupon_claims) && last.device.coupon_claims < duration("10m")
+    outcome: challenge
+"""
+
+
+def test_absence_pattern_last_seen_time_math_and_geo_live(
+    client: TestClient, runtime: Runtime
+) -> None:
+    activate(client, push(client, ABSENCE, "coupon_claim"), "coupon_claim")
+
+    def claim(minutes_ago: int, user: str, **kw: Any) -> dict[str, Any]:
+        return event("coupon.claimed", at=NOW - timedelta(minutes=minutes_ago), user=user, **kw)
+
+    runtime.ingest.ingest([claim(120, "u-old", device="dev-a"), claim(30, "u-new", device="dev-b")])
+    first = decide(client, claim(0, "u-old", device="dev-c"), "coupon_claim").json()
+    assert [r["rule_id"] for r in first["reasons"]] == ["claimed_never_redeemed"]
+    assert first["reasons"][0]["values"]["last.user.coupon_claims"] == 7200
+    second = decide(client, claim(0, "u-new", device="dev-b"), "coupon_claim").json()
+    # u-new's claim is only 30 minutes old (not yet "not followed"); dev-b claimed 30 min ago
+    assert [r["rule_id"] for r in second["reasons"]] == []
+    far = claim(0, "u-far", device="dev-b")
+    far["device"]["lat"], far["device"]["lon"] = -6.2088, 106.8456  # Jakarta: ~900 km
+    third = decide(client, far, "coupon_claim").json()
+    assert sorted(r["rule_id"] for r in third["reasons"]) == ["far_from_home", "fast_again"]

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from riskops.core.decisions.columnar import features_query
-from riskops.core.decisions.features import feature_table, state_features
+from riskops.core.decisions.features import entity_ids, feature_table, state_features
 from riskops.core.entities import extract
 from riskops.core.entities.extract import metric_name
 from riskops.core.events.catalogue import CATALOGUE
@@ -26,6 +26,8 @@ from tests.factories import NOW, PAYLOADS, event
 
 SECRET = b"test-secret"
 TYPES = ["order.placed", "order.placed", "login.failed", "coupon.claimed", "page.viewed"]
+CAMPAIGNS = ["1111", "1212"]
+CHECKPOINT_TYPES = frozenset({"order.placed", "coupon.claimed"})
 
 
 def _traffic(seed: int, n: int) -> list[dict[str, Any]]:
@@ -41,7 +43,10 @@ def _traffic(seed: int, n: int) -> list[dict[str, Any]]:
                 "line1": f"{rng.randrange(3)} Main Street",
                 "city": "Jakarta",
                 "country": "ID",
+                "phone": f"0812-3456-78{rng.randrange(2)}0",
             }
+        if kind == "coupon.claimed":
+            payload["campaign_id"] = rng.choice(CAMPAIGNS)
         out.append(
             event(
                 kind,
@@ -64,13 +69,14 @@ def test_columnar_features_equal_the_online_state_read_before_each_event(
     assert all(r.status == "accepted" for r in rt.ingest.ingest(traffic))
     paths = sorted(p for p, f in feature_table().items() if f[3] >= 3600)
     req = Request(
-        types=frozenset({"order.placed"}),
+        types=CHECKPOINT_TYPES,
         event_fields={},
         since_us=None,
         until_us=None,
         history_us=0,
         addresses=True,
         instruments=True,
+        phones=True,
     )
     cols = load(rt.store, SECRET, req, None)
     types_of: dict[str, list[str]] = {}
@@ -91,22 +97,18 @@ def test_columnar_features_equal_the_online_state_read_before_each_event(
     for row in logged:
         record = orjson.loads(row.body)
         x = extract(record, SECRET)
-        if record["type"] == "order.placed":
-            ids: dict[str, str | None] = {
-                "user": record.get("user_id"),
-                "device": (record.get("device") or {}).get("fingerprint"),
-                "ip": record.get("ip"),
-            }
-            for kind in ("ip24", "address", "instrument"):
-                ids[kind] = min((i for t, i in x.nodes if t == kind), default=None)
+        if record["type"] in CHECKPOINT_TYPES:
+            ids = entity_ids(record, x.nodes)
             at = row.occurred_at_us
             expected[row.seq] = state_features(
-                paths, ids, lambda t, i, w, m, at=at: replay.windows(t, i, w, at - 1, m)
+                paths, ids, lambda t, i, w, m, at=at: replay.windows(t, i, w, at - 1, m), at
             )
         replay.merge(replay.prepare(x.updates))
     assert got.keys() == expected.keys()
     assert len(got) > 20
     assert sum(v or 0 for f in expected.values() for v in f.values()) > 500  # not all empty
+    scoped = [v for f in expected.values() for p, v in f.items() if p.startswith("campaign.")]
+    assert sum(v or 0 for v in scoped) > 20  # campaign-scoped counts are exercised too
     for seq, features in expected.items():
         assert got[seq] == pytest.approx(features), seq
 

@@ -56,7 +56,8 @@ def test_event_fields_of_a_record() -> None:
             "shipping_address": {"country": "ID", "city": "Jakarta"},
         },
     }
-    fields = event_fields(record, occurred_hour=23)
+    at_us = 1_795_820_400_000_000  # 2026-11-27T23:00:00Z
+    fields = event_fields(record, at_us)
     assert fields["event.amount"] == 120.0
     assert fields["event.items_count"] == 2
     assert fields["event.coupon_codes"] == ["NEW10"]
@@ -66,6 +67,8 @@ def test_event_fields_of_a_record() -> None:
         "fp1",
         23,
     )
+    assert fields["event.time"] == at_us // 1_000_000
+    assert fields["ip.prefix"] == "10.0.0.0/24"
 
 
 def test_state_features_read_each_entity_once() -> None:

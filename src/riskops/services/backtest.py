@@ -77,7 +77,7 @@ class BacktestService:
         schema = context_schema(checkpoint)
         features = feature_table()
         windows = [features[p][3] for p in needed if p in features]
-        addresses, instruments = needed_entities(needed)
+        addresses, instruments, phones = needed_entities(needed)
         req = Request(
             types=frozenset(CHECKPOINTS[checkpoint].event_types),
             event_fields={p: schema[p] for p in sorted(needed) if p not in features},
@@ -86,6 +86,7 @@ class BacktestService:
             history_us=max(windows, default=0) * 1_000_000,
             addresses=addresses,
             instruments=instruments,
+            phones=phones,
         )
         clock = _Stopwatch()
         cols = load(events or self._store, self._secret, req, progress)
@@ -102,7 +103,8 @@ class BacktestService:
                 types_of.setdefault(metric_name(event_type), []).append(event_type)
             con.execute(
                 "CREATE TABLE ctx AS SELECT cp.*, ev.ts, ev.user_id, ev.device, ev.ip, ev.ip24,"
-                f" ev.address, ev.instrument, f.* EXCLUDE (seq) FROM cp JOIN ev USING (seq) "
+                " ev.address, ev.phone, ev.instrument, ev.campaign, f.* EXCLUDE (seq) "
+                "FROM cp JOIN ev USING (seq) "
                 f"JOIN ({features_query(needed, types_of)}) f USING (seq)"
             )
             clock.lap("features")

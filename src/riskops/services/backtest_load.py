@@ -13,8 +13,13 @@ import pyarrow as pa
 
 from riskops.core.decisions.backtest import LABEL_TYPES, label_keys, labels_of
 from riskops.core.decisions.features import event_fields
-from riskops.core.entities.extract import address_id, event_value, instrument_id, ip24_of
-from riskops.core.events.envelope import from_us
+from riskops.core.entities.extract import (
+    address_id,
+    event_value,
+    instrument_id,
+    ip24_of,
+    phone_id,
+)
 from riskops.stores.base import Store, StoredEvent
 
 Progress = Callable[[int, int], None]
@@ -41,6 +46,7 @@ class Request:
     """How far before ``since`` a feature window reaches."""
     addresses: bool
     instruments: bool
+    phones: bool = False
 
 
 @dataclass
@@ -58,7 +64,9 @@ class Columns:
                 "ip",
                 "ip24",
                 "address",
+                "phone",
                 "instrument",
+                "campaign",
                 "value",
             )
         }
@@ -116,6 +124,9 @@ def _row(cols: Columns, row: StoredEvent, secret: bytes, req: Request, start: in
     ev["ip24"].append(ip24_of(ip) if ip else None)
     address = payload.get("shipping_address") or payload.get("address")
     ev["address"].append(address_id(address, secret) if req.addresses and address else None)
+    phone = address.get("phone") if req.phones and address else None
+    ev["phone"].append(phone_id(phone, secret, record["market"]) if phone else None)
+    ev["campaign"].append(payload.get("campaign_id"))
     token = payload.get("payment_instrument")
     ev["instrument"].append(instrument_id(token, secret) if req.instruments and token else None)
     ev["value"].append(event_value(row.type, payload))
@@ -125,7 +136,7 @@ def _row(cols: Columns, row: StoredEvent, secret: bytes, req: Request, start: in
 
 def _checkpoint_row(cols: Columns, seq: int, record: dict[str, Any], at: int, req: Request) -> None:
     cp = cols.cp
-    fields = event_fields(record, from_us(at).hour)
+    fields = event_fields(record, at)
     payload = record.get("payload") or {}
     amount = fields.get("event.amount")
     cp["seq"].append(seq)
@@ -189,11 +200,12 @@ def _table(columns: Mapping[str, list[Any]], types: Mapping[str, pa.DataType]) -
     )
 
 
-def needed_entities(paths: Iterable[str]) -> tuple[bool, bool]:
-    """Whether any feature among ``paths`` reads addresses / instruments (hashing them is the
-    costly part of loading, so only when a rule needs it)."""
+def needed_entities(paths: Iterable[str]) -> tuple[bool, bool, bool]:
+    """Whether any feature among ``paths`` reads addresses / instruments / phones (hashing
+    them is the costly part of loading, so only when a rule needs it)."""
     text = " ".join(paths)
     return (
-        "graph.address." in text or ".addresses_" in text,
-        "graph.instrument." in text or ".instruments_" in text,
+        "graph.address." in text or ".addresses_" in text or "campaign.address." in text,
+        "graph.instrument." in text or ".instruments_" in text or "campaign.instrument." in text,
+        "campaign.phone." in text,
     )

@@ -12,11 +12,11 @@ from typing import Any
 import orjson
 
 from riskops.core.decisions.engine import Evaluation, evaluate
-from riskops.core.decisions.features import event_fields, state_features
+from riskops.core.decisions.features import entity_ids, event_fields, state_features
 from riskops.core.decisions.policy import apply_policy
 from riskops.core.decisions.ruleset import Ruleset
 from riskops.core.decisions.schema import CHECKPOINTS
-from riskops.core.events.envelope import from_us, to_us
+from riskops.core.events.envelope import to_us
 from riskops.errors import NotFound, Problem, ValidationFailed
 from riskops.services.clock import Clock
 from riskops.services.ingest import IngestService, Prepared
@@ -37,15 +37,8 @@ class PendingDecision:
 
 
 def _entity_ids(record: dict[str, Any], prepared: Prepared) -> dict[str, str | None]:
-    ids: dict[str, str | None] = {
-        "user": record.get("user_id"),
-        "device": (record.get("device") or {}).get("fingerprint"),
-        "ip": record.get("ip"),
-    }
     nodes = prepared.extraction.nodes if prepared.extraction else set()
-    for kind in ("ip24", "address", "instrument"):
-        ids[kind] = min((i for t, i in nodes if t == kind), default=None)
-    return ids
+    return entity_ids(record, nodes)
 
 
 class DecisionService:
@@ -90,12 +83,13 @@ class DecisionService:
         active = self._rules.active(checkpoint)
         version, ruleset = active if active else (None, Ruleset(checkpoint, ()))
         ids = _entity_ids(record, prepared)
-        fields = event_fields(record, from_us(at_us).hour)
+        fields = event_fields(record, at_us)
         fields.update(
             state_features(
                 ruleset.fields,
                 ids,
                 lambda t, i, w, m: self._state.windows(t, i, w, at_us - 1, m),  # before the event
+                at_us,
             )
         )
         policy_version, policy = self._policy.active()

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from riskops.core.decisions.features import feature_table
 from riskops.core.decisions.ruleset import CompiledRule
 from riskops.core.entities.counters import EVENTS
+from riskops.core.entities.extract import CAMPAIGN_SCOPES
 from riskops.core.rules.sql import compile_sql, quote_ident
 
 ENTITY_COLUMNS: dict[str, str] = {
@@ -30,9 +31,13 @@ ENTITY_COLUMNS: dict[str, str] = {
     "ip": "ip",
     "ip24": "ip24",
     "address": "address",
+    "phone": "phone",
     "instrument": "instrument",
+    "campaign": "campaign",
 }
 """The ``ev`` column that holds each entity type's id."""
+for _scope in CAMPAIGN_SCOPES:  # campaign-scoped counters: keyed by the campaign and the entity
+    ENTITY_COLUMNS[f"campaign_{_scope}"] = f"campaign, {ENTITY_COLUMNS[_scope]}"
 
 _DISTINCT_OF: dict[str, str] = {
     "devices": "device",
@@ -57,12 +62,20 @@ def feature_sql(path: str, types_of_metric: Mapping[str, Sequence[str]]) -> str:
     feature). ``types_of_metric``: the event types counted by each per-type metric."""
     entity, metric, stat, window_s = feature_table()[path]
     column = ENTITY_COLUMNS[entity]
+    missing = " OR ".join(f"{c} IS NULL" for c in column.split(", "))
     frame = (
         f"OVER (PARTITION BY {column} ORDER BY ts "
         f"RANGE BETWEEN {window_s * 1_000_000} PRECEDING AND 1 PRECEDING)"
     )
-    if stat == "distinct":
-        if metric in _KEPT[entity]:
+    if stat == "ago":  # seconds since the latest such event; NULL when there was none
+        if metric == EVENTS:
+            latest = f"MAX(ts) {frame}"
+        else:
+            types = ", ".join(_quote(t) for t in types_of_metric.get(metric, ()))
+            latest = f"MAX(ts) FILTER (WHERE type IN ({types or 'NULL'})) {frame}"
+        value = f"(ts - {latest}) // 1000000"
+    elif stat == "distinct":
+        if metric in _KEPT.get(entity, frozenset()):
             value = f"COUNT(DISTINCT {_DISTINCT_OF[metric]}) {frame}"
         else:  # the state keeps no such set for this entity: always empty
             value = "CAST(0 AS BIGINT)"
@@ -75,7 +88,7 @@ def feature_sql(path: str, types_of_metric: Mapping[str, Sequence[str]]) -> str:
             value = f"COALESCE(SUM(value) FILTER (WHERE {where}) {frame}, CAST(0 AS DOUBLE))"
         else:
             value = f"COUNT(*) FILTER (WHERE {where}) {frame}"
-    return f"CASE WHEN {column} IS NULL THEN NULL ELSE {value} END"
+    return f"CASE WHEN {missing} THEN NULL ELSE {value} END"
 
 
 def features_query(paths: Iterable[str], types_of_metric: Mapping[str, Sequence[str]]) -> str:

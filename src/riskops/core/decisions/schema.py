@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
+from riskops.core.entities.extract import CAMPAIGN_SCOPES
 from riskops.core.events.catalogue import CATALOGUE
 from riskops.core.state.windows import format_window
 
@@ -81,6 +82,18 @@ VELOCITY: dict[str, tuple[str, str]] = {
     "addresses": ("addresses", "distinct"),
     "instruments": ("instruments", "distinct"),
 }
+LAST: tuple[str, ...] = tuple(
+    name for name, (_, stat) in VELOCITY.items() if stat == "count" and "amount" not in name
+)
+"""``last.<entity>.<feature>``: seconds since the entity's latest such event before this one
+(within 90 days; null when there was none)."""
+LAST_WINDOW_S = 90 * 86_400
+CAMPAIGN_FEATURE_SCOPES: tuple[str, ...] = ("total", *CAMPAIGN_SCOPES)
+"""``campaign.<scope>.<feature>_<window>``: the event's campaign (``campaign_id``) as a whole
+(``total``), or its events from this user / device / address / phone / instrument."""
+CAMPAIGN_FEATURES: tuple[str, ...] = tuple(
+    name for name, (_, stat) in VELOCITY.items() if stat in ("count", "sum") and name != "events"
+)
 VELOCITY_ENTITIES: dict[str, str] = {
     # entity in the rule: which context field holds its id
     "user": "user.id",
@@ -97,6 +110,9 @@ IDENTITY: dict[str, str] = {
     "event.type": "string",
     "event.market": "string",
     "event.hour": "int",
+    "event.time": "int",
+    "device.lat": "double",
+    "device.lon": "double",
 }
 
 
@@ -160,7 +176,14 @@ def context_schema(checkpoint: str) -> dict[str, str]:
             for w in WINDOWS:
                 kind = "double" if stat == "sum" else "int"
                 out[f"velocity.{entity}.{feature}_{window_suffix(w)}"] = kind
+        for feature in LAST:
+            out[f"last.{entity}.{feature}"] = "int"
     for entity in SHARED_ENTITIES:
         for w in WINDOWS:
             out[f"graph.{entity}.distinct_users_{window_suffix(w)}"] = "int"
+    for scope in CAMPAIGN_FEATURE_SCOPES:
+        for feature in CAMPAIGN_FEATURES:
+            kind = "double" if VELOCITY[feature][1] == "sum" else "int"
+            for w in WINDOWS:
+                out[f"campaign.{scope}.{feature}_{window_suffix(w)}"] = kind
     return out

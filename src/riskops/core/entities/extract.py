@@ -97,6 +97,20 @@ def event_value(event_type: str, payload: Mapping[str, Any]) -> float | None:
     return float(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else None
 
 
+def phone_id(raw: str, secret: bytes, market: str) -> str | None:
+    """The graph id of a phone number (normalised for the market, then hashed)."""
+    return _hashed("phone", raw, secret, market)
+
+
+CAMPAIGN_SCOPES: tuple[str, ...] = ("user", "device", "address", "phone", "instrument")
+"""What a campaign's events are also counted per (entity type ``campaign_<scope>``)."""
+
+
+def campaign_key(campaign: str, scope_id: str) -> str:
+    """The id of a campaign-scoped counter: the campaign and the entity, unit-separated."""
+    return f"{campaign}\x1f{scope_id}"
+
+
 def instrument_id(raw: str, secret: bytes) -> str | None:
     """The graph id of a payment instrument token."""
     return _hashed("instrument", raw, secret, "")
@@ -151,13 +165,14 @@ def extract(record: Mapping[str, Any], secret: bytes, *, updates: bool = True) -
         linked.append(("ip24", ip24))
     addr_obj = payload.get("shipping_address") or payload.get("address")
     address: str | None = None
+    phone_hash: str | None = None
     if addr_obj:
         address = address_id(addr_obj, secret)
         if address:
             linked.append(("address", address))
         phone_raw = addr_obj.get("phone")
         if phone_raw:
-            phone = _hashed("phone", phone_raw, secret, market)
+            phone = phone_hash = _hashed("phone", phone_raw, secret, market)
             if phone:
                 linked.append(("phone", phone))
     if event_type == "user.registered":
@@ -206,6 +221,7 @@ def extract(record: Mapping[str, Any], secret: bytes, *, updates: bool = True) -
             merchants,
             coupons,
             campaign,
+            phone_hash,
         )
     return out
 
@@ -235,6 +251,7 @@ def _updates(
     merchants: list[str],
     coupons: list[str],
     campaign: str | None,
+    phone: str | None = None,
 ) -> None:
     at = parse_us(record["occurred_at"])
     event_type: str = record["type"]
@@ -296,3 +313,18 @@ def _updates(
             add(StateUpdate(t, i, "users", at, distinct=user))
         if device:
             add(StateUpdate(t, i, "devices", at, distinct=device))
+    if campaign:  # campaign-scoped counters: per campaign and user / device / address / ...
+        scopes = (
+            ("user", user),
+            ("device", device),
+            ("address", address),
+            ("phone", phone),
+            ("instrument", instrument),
+        )
+        for scope, scope_id in scopes:
+            if scope_id:
+                add(
+                    StateUpdate(
+                        f"campaign_{scope}", campaign_key(campaign, scope_id), metric, at, value
+                    )
+                )

@@ -62,6 +62,8 @@ class Address(Strict):
     postal_code: str | None = Field(default=None, max_length=20)
     country: str | None = Field(default=None, min_length=2, max_length=2)
     phone: str | None = Field(default=None, max_length=40)
+    lat: float | None = Field(default=None, ge=-90, le=90, description="Latitude, degrees.")
+    lon: float | None = Field(default=None, ge=-180, le=180, description="Longitude, degrees.")
 
 
 class LineItem(Strict):

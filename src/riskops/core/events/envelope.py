@@ -38,6 +38,8 @@ class DeviceInfo(BaseModel):
     canvas_hash: str | None = Field(default=None, max_length=128)
     webgl_hash: str | None = Field(default=None, max_length=128)
     emulator: bool | None = None
+    lat: float | None = Field(default=None, ge=-90, le=90, description="Latitude, degrees.")
+    lon: float | None = Field(default=None, ge=-180, le=180, description="Longitude, degrees.")
 
 
 class EnvelopeIn(BaseModel):

@@ -31,6 +31,7 @@ from riskops.core.rules.ast import (
     Pos,
     Unary,
 )
+from riskops.core.rules.functions import geo_km, not_followed_by, parse_duration
 
 MISSING = object()
 
@@ -220,6 +221,25 @@ def _call(node: Call, traced: bool) -> Compiled:
         assert isinstance(path, Path)
         dotted = path.dotted
         return lambda ctx: ctx.fields.get(dotted, MISSING) not in (MISSING, None)
+    if name == "duration":  # checked: a valid text literal
+        (text,) = node.args
+        assert isinstance(text, Literal)
+        seconds = parse_duration(str(text.value))
+        return lambda _ctx: seconds
+    if name == "not_followed_by":  # the two fields may be null (no such event)
+        first, second, within = node.args
+        assert isinstance(first, Path)
+        assert isinstance(second, Path)
+        a_path, b_path = first.dotted, second.dotted
+        n = compile_rule(within, traced)
+
+        def absent(ctx: Context) -> bool:
+            seconds = n(ctx)
+            if seconds is None:
+                raise RuleRuntimeError("not_followed_by() of a missing (null) duration", node.pos)
+            return not_followed_by(ctx.fields.get(a_path), ctx.fields.get(b_path), seconds)
+
+        return absent
     args = [compile_rule(a, traced) for a in node.args]
     if name == "in_list":
         list_name, value = args
@@ -244,4 +264,5 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "lower": lambda s: s.lower(),
     "upper": lambda s: s.upper(),
     "abs": abs,
+    "geo_km": geo_km,
 }

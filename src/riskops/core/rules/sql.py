@@ -24,6 +24,7 @@ from riskops.core.rules.ast import (
     Path,
     Unary,
 )
+from riskops.core.rules.functions import EARTH_RADIUS_KM, parse_duration
 from riskops.core.rules.types import Checker
 
 InList = Callable[[str, str], str]
@@ -127,4 +128,21 @@ def _call(node: Call, args: list[str], in_list: InList) -> str:
         return in_list(args[0], args[1])
     if name == "size":
         return f"length({args[0]})"  # characters of a string, items of a list
+    if name == "duration":  # checked: a valid text literal
+        text = node.args[0]
+        assert isinstance(text, Literal)
+        return f"CAST({parse_duration(str(text.value))} AS BIGINT)"
+    if name == "not_followed_by":
+        a, b, n = args
+        return (
+            f"(CASE WHEN {a} IS NULL THEN FALSE WHEN {n} IS NULL THEN NULL "
+            f"ELSE {a} >= {n} AND ({b} IS NULL OR {b} > {a}) END)"
+        )
+    if name == "geo_km":
+        lat1, lon1, lat2, lon2 = (f"radians({x})" for x in args)
+        h = (
+            f"pow(sin(({lat2} - {lat1}) / 2), 2) + cos({lat1}) * cos({lat2}) * "
+            f"pow(sin(({lon2} - {lon1}) / 2), 2)"
+        )
+        return f"(2 * {EARTH_RADIUS_KM!r} * asin(sqrt(least(1.0, {h}))))"
     return _FUNCTIONS[name](args)

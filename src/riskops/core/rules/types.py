@@ -24,6 +24,7 @@ from riskops.core.rules.ast import (
     Pos,
     Unary,
 )
+from riskops.core.rules.functions import parse_duration
 
 NUMERIC = frozenset({"int", "double"})
 Signature = tuple[tuple[str, ...], str]
@@ -41,6 +42,9 @@ FUNCTIONS: dict[str, tuple[bool | None, tuple[Signature, ...]]] = {
     "in_list": (False, ((("string", "string"), "bool"),)),
     "abs": (False, ((("double",), "double"),)),
     "has": (False, ((("dyn",), "bool"),)),
+    "duration": (False, ((("string",), "int"),)),
+    "geo_km": (False, ((("double", "double", "double", "double"), "double"),)),
+    "not_followed_by": (False, ((("int", "int", "int"), "bool"),)),
 }
 """The functions of the language (more join with the decision engine's features)."""
 
@@ -176,6 +180,26 @@ class Checker:
                 return self._fail("has() takes one field, e.g. has(event.coupon_code)", node.pos)
             self.check(node.args[0])
             return "bool"
+        if node.function == "duration":  # a constant: the text must be a valid literal
+            arg = node.args[0] if len(node.args) == 1 else None
+            if not isinstance(arg, Literal) or not isinstance(arg.value, str):
+                return self._fail(
+                    'duration() takes a text literal, e.g. duration("1h30m")', node.pos
+                )
+            try:
+                parse_duration(arg.value)
+            except ValueError as exc:
+                return self._fail(str(exc), arg.pos)
+            return "int"
+        if node.function == "not_followed_by" and not (
+            len(node.args) == 3 and all(isinstance(a, Path) for a in node.args[:2])
+        ):
+            return self._fail(
+                "not_followed_by() takes two fields of seconds since and a duration, e.g. "
+                "not_followed_by(last.user.coupon_claims, last.user.coupon_redemptions, "
+                'duration("1h"))',
+                node.pos,
+            )
         kinds = [self.check(a) for a in node.args]
         for args, result in signatures:
             if len(args) == len(kinds) and all(map(_assignable, kinds, args)):
