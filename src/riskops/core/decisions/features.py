@@ -22,7 +22,7 @@ from riskops.core.decisions.schema import (
     WINDOWS,
     window_suffix,
 )
-from riskops.core.entities.counters import EVENTS, with_derived
+from riskops.core.entities.counters import EVENTS, TYPE_COUNTERS, with_derived
 from riskops.core.entities.extract import CAMPAIGN_SCOPES, campaign_key, ip24_of
 from riskops.core.state.model import WindowStats
 
@@ -154,7 +154,9 @@ def state_features(
             continue
         windows = tuple(sorted({f[3] for _, f in features}))
         names = {f[1] for _, f in features}
-        metrics = None if EVENTS in names else tuple(sorted(names))  # events: every type's
+        if EVENTS in names:  # derived from every per-type counter (not the distinct sets)
+            names = (names - {EVENTS}) | TYPE_COUNTERS
+        metrics = tuple(sorted(names))
         stats = with_derived(windows_of(entity, entity_id, windows, metrics))
         for path, (_, metric, stat, w) in features:
             found = stats.get(metric, {}).get(w)

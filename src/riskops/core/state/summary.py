@@ -101,12 +101,14 @@ def summarize(
                 out[w] = EMPTY
             continue
         buckets, keys = zip(*found, strict=True)  # ascending level-buckets, their keys
-        newest_bucket = buckets[-1]
-        last_f = max(  # the newest bucket's parts are at the end
-            float(x.imag) if type(x) is complex else float(_unpack(x)[1])
-            for x in map(d.__getitem__, keys[bisect_left(buckets, newest_bucket) :])
-        )
-        last = min(int(last_f), as_of_us)
+        if newest <= as_of_us:  # the series' newest update is in its newest bucket, found
+            last = newest
+        else:
+            last_f = max(  # the newest bucket's parts are at the end
+                float(x.imag) if type(x) is complex else float(_unpack(x)[1])
+                for x in map(d.__getitem__, keys[bisect_left(buckets, buckets[-1]) :])
+            )
+            last = min(int(last_f), as_of_us)
         end = len(found)
         c, s = 0.0, 0.0
         mn: float | None = None
