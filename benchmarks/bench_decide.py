@@ -193,7 +193,7 @@ def main() -> None:
     parser.add_argument("--decisions", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=2, help="API processes, beside 1")
     parser.add_argument("--connections", default="16,64", help="closed-loop runs")
-    parser.add_argument("--rate", type=int, default=1000, help="offered load of the paced run")
+    parser.add_argument("--rate", type=int, default=500, help="offered load of the paced run")
     parser.add_argument("--paced-connections", type=int, default=32)
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--no-http", action="store_true", help="only the in-process figures")

@@ -1,7 +1,8 @@
 -- wrk script: POST one new order.placed event per request to the order checkpoint
 -- (unique event_id per thread and request; 500 users, so velocity features build up).
--- Optional script argument (after `--`): a pause in ms before each request, which paces
--- every connection (offered load ~ connections * 1000 / pause while latency << pause).
+-- Optional script argument (after `--`): a mean pause in ms before each request, which paces
+-- every connection (offered load ~ connections * 1000 / pause while latency << pause). The
+-- pause is drawn uniformly from 0.5x to 1.5x so that connections do not send in lockstep.
 local counter = 0
 local pause = 0
 local threads = {}
@@ -17,7 +18,8 @@ function init(args)
 end
 
 function delay()
-  return pause
+  if pause == 0 then return 0 end
+  return math.floor(pause * (0.5 + math.random()))
 end
 
 request = function()

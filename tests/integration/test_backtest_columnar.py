@@ -169,3 +169,40 @@ def test_rules_in_columns_honour_lists_allow_lists_shadow_rules_and_errors(
     rt.policy.activate(version, "a")
     closed = rt.backtests.run(RULES, against_active=False)
     assert closed["candidate"]["outcomes"] == {"deny": 2, "review": 2}
+
+
+SHARED = """
+checkpoint: order
+rules:
+  - id: device_of_blocked_accounts
+    when: graph.device.blocked_users >= 2
+    outcome: deny
+    score: 90
+"""
+
+
+def test_shared_device_with_blocked_accounts_live_and_in_the_backtest(
+    ops_runtime: Runtime, ops_client: Any
+) -> None:
+    rt = ops_runtime
+    early = [
+        event("order.placed", at=NOW - timedelta(minutes=30 - i), user=u, device=d)
+        | {"payload": {**PAYLOADS["order.placed"], "order_id": f"o-{i}"}}
+        for i, (u, d) in enumerate([("u-1", "dev-1"), ("u-2", "dev-1"), ("u-3", "dev-2")])
+    ]
+    assert all(r.status == "accepted" for r in rt.ingest.ingest(early))
+    for user in ("u-1", "u-2", "u-3"):
+        rt.lists.put("fraudsters", "user", user, kind="block", reason="r", source="t", actor="x")
+    version = rt.rules.push(SHARED, "a")
+    rt.rules.activate("order", version.version, "a")
+    on_dev1 = event("order.placed", at=NOW - timedelta(minutes=1), user="u-9", device="dev-1")
+    on_dev1["payload"] = {**PAYLOADS["order.placed"], "order_id": "o-9"}
+    on_dev3 = event("order.placed", at=NOW - timedelta(minutes=1), user="u-8", device="dev-3")
+    on_dev3["payload"] = {**PAYLOADS["order.placed"], "order_id": "o-8"}
+    live = [ops_client.post("/v1/decisions/order", json=e).json() for e in (on_dev1, on_dev3)]
+    assert [d["outcome"] for d in live] == ["deny", "allow"]
+    assert live[0]["reasons"][0]["values"] == {"graph.device.blocked_users": 2}
+    report = rt.backtests.run(SHARED, against_active=False)
+    # o-0 sees nobody before it, o-1 one blocked account (u-1), o-2 is on dev-2; then o-9 two
+    assert report["rules"][0]["hits"] == 1
+    assert report["candidate"]["outcomes"] == {"allow": 4, "deny": 1}

@@ -25,7 +25,7 @@ from riskops.core.decisions.columnar import ENTITY_COLUMNS, features_query, rule
 from riskops.core.decisions.features import feature_table
 from riskops.core.decisions.policy import Policy, apply_policy
 from riskops.core.decisions.ruleset import OUTCOMES, Ruleset
-from riskops.core.decisions.schema import CHECKPOINTS, context_schema
+from riskops.core.decisions.schema import CHECKPOINTS, blocked_users_entity, context_schema
 from riskops.core.entities.extract import metric_name
 from riskops.core.events.catalogue import CATALOGUE
 from riskops.services.backtest_load import Request, arrow_tables, load, needed_entities
@@ -77,13 +77,17 @@ class BacktestService:
         schema = context_schema(checkpoint)
         features = feature_table()
         windows = [features[p][3] for p in needed if p in features]
+        graph = [p for p in needed if blocked_users_entity(p)]
         addresses, instruments, phones = needed_entities(needed)
         req = Request(
             types=frozenset(CHECKPOINTS[checkpoint].event_types),
-            event_fields={p: schema[p] for p in sorted(needed) if p not in features},
+            event_fields={
+                p: schema[p] for p in sorted(needed) if p not in features and p not in graph
+            },
             since_us=since_us,
             until_us=until_us,
-            history_us=max(windows, default=0) * 1_000_000,
+            # the graph is all of history; the windows reach back at most 90 days
+            history_us=(1 << 62) if graph else max(windows, default=0) * 1_000_000,
             addresses=addresses,
             instruments=instruments,
             phones=phones,
@@ -105,7 +109,8 @@ class BacktestService:
                 "CREATE TABLE ctx AS SELECT cp.*, ev.ts, ev.user_id, ev.device, ev.ip, ev.ip24,"
                 " ev.address, ev.phone, ev.instrument, ev.campaign, f.* EXCLUDE (seq) "
                 "FROM cp JOIN ev USING (seq) "
-                f"JOIN ({features_query(needed, types_of)}) f USING (seq)"
+                f"JOIN ({features_query(needed, types_of, self._source(con, graph))}) f "
+                "USING (seq)"
             )
             clock.lap("features")
             hit_cols = [
@@ -137,6 +142,25 @@ class BacktestService:
             timing_s=clock.laps,
         )
         return result
+
+    def _source(self, con: duckdb.DuckDBPyConnection, graph: list[str]) -> str:
+        """The events, with ``user_blocked`` (the account is on a block list at the row's
+        time) when a ``graph.*.blocked_users`` feature needs it."""
+        if not graph:
+            return "ev"
+        blocks = [
+            (e.entity_id, e.expires_at_us)
+            for e in self._lists.snapshot()
+            if e.kind == "block" and e.entity_type == "user"
+        ]
+        con.execute("CREATE TABLE blocks (id VARCHAR, expires BIGINT)")
+        if blocks:
+            con.executemany("INSERT INTO blocks VALUES (?, ?)", blocks)
+        con.execute(
+            "CREATE VIEW evb AS SELECT *, EXISTS (SELECT 1 FROM blocks b WHERE b.id = user_id "
+            "AND (b.expires IS NULL OR b.expires > ts)) AS user_blocked FROM ev"
+        )
+        return "evb"
 
     def _lists_table(self, con: duckdb.DuckDBPyConnection) -> None:
         entries = self._lists.snapshot()

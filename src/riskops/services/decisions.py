@@ -15,7 +15,11 @@ from riskops.core.decisions.engine import Evaluation, evaluate
 from riskops.core.decisions.features import entity_ids, event_fields, state_features
 from riskops.core.decisions.policy import apply_policy
 from riskops.core.decisions.ruleset import Ruleset
-from riskops.core.decisions.schema import CHECKPOINTS
+from riskops.core.decisions.schema import (
+    BLOCKED_USERS_LIMIT,
+    CHECKPOINTS,
+    blocked_users_entity,
+)
 from riskops.core.events.envelope import to_us
 from riskops.errors import NotFound, Problem, ValidationFailed
 from riskops.services.clock import Clock
@@ -92,10 +96,11 @@ class DecisionService:
                 at_us,
             )
         )
-        policy_version, policy = self._policy.active()
-        fail_mode = policy.fail_mode_for(checkpoint)
         lists = self._lists
         lists.refresh()
+        fields.update(self._blocked_users(ruleset, ids, at_us))
+        policy_version, policy = self._policy.active()
+        fail_mode = policy.fail_mode_for(checkpoint)
         allowed = frozenset(
             t
             for t in _ALLOWABLE
@@ -151,6 +156,37 @@ class DecisionService:
         )
         response["replayed"] = False
         return PendingDecision(prepared, row, response)
+
+    def reads_graph(self, checkpoint: str) -> bool:
+        """Whether the active rules at ``checkpoint`` read the entity graph (a database read)."""
+        active = self._rules.active(checkpoint)
+        return active is not None and any(blocked_users_entity(p) for p in active[1].fields)
+
+    def _blocked_users(
+        self, ruleset: Ruleset, ids: dict[str, str | None], at_us: int
+    ) -> dict[str, int | None]:
+        """``graph.<entity>.blocked_users``: the accounts linked to the entity before this
+        event that are on a block list at its time (None when the event has no such entity)."""
+        out: dict[str, int | None] = {}
+        for path in ruleset.fields:
+            entity = blocked_users_entity(path)
+            if entity is None:
+                continue
+            entity_id = ids.get(entity)
+            if not entity_id:
+                out[path] = None
+                continue
+            with self._store.begin() as uow:
+                links = uow.graph.links(
+                    entity, entity_id, limit=BLOCKED_USERS_LIMIT, types=["user"]
+                )
+            out[path] = sum(
+                1
+                for link in links
+                if link.first_seen_us < at_us
+                and any(e.kind == "block" for e in self._lists.memberships("user", link.id, at_us))
+            )
+        return out
 
     def decide(self, checkpoint: str, raw: object) -> dict[str, Any]:
         """Decide, and record the event and the decision in one transaction."""

@@ -53,9 +53,10 @@ async def decide_request(request: Request, checkpoint: str) -> Response:
     data = decode_json(await read_body(request, rt.settings.max_body_bytes))
     if not isinstance(data, dict):
         raise ValidationFailed("invalid body", [Problem("body", "expected one event object")])
-    if rt.state.in_process:  # CPU only, shorter than a hand-off to a thread and back
+    if rt.state.in_process and not rt.decisions.reads_graph(checkpoint):
+        # CPU only: shorter than a hand-off to a thread and back
         pending = rt.decisions.evaluate(checkpoint, data)
-    else:  # the state is read over the network
+    else:  # the state (or the graph) is read over the network / from the database
         pending = await asyncio.to_thread(rt.decisions.evaluate, checkpoint, data)
     # the event and its decision commit together, group-committed with concurrent requests
     (logged,) = await request.app.state.committer.submit([pending.prepared], [pending.row])

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from riskops.core.decisions.features import feature_table
 from riskops.core.decisions.ruleset import CompiledRule
+from riskops.core.decisions.schema import blocked_users_entity
 from riskops.core.entities.counters import EVENTS
 from riskops.core.entities.extract import CAMPAIGN_SCOPES
 from riskops.core.rules.sql import compile_sql, quote_ident
@@ -91,16 +92,34 @@ def feature_sql(path: str, types_of_metric: Mapping[str, Sequence[str]]) -> str:
     return f"CASE WHEN {missing} THEN NULL ELSE {value} END"
 
 
-def features_query(paths: Iterable[str], types_of_metric: Mapping[str, Sequence[str]]) -> str:
-    """``SELECT seq, <feature> AS "<path>", … FROM ev``, for the feature paths among
-    ``paths`` (the others are event fields, loaded as columns)."""
+def blocked_users_sql(path: str) -> str:
+    """``graph.<entity>.blocked_users``: distinct accounts seen with the event's entity before
+    it whose ``user_blocked`` column is true (KeyError: not such a path)."""
+    entity = blocked_users_entity(path)
+    if entity is None:
+        raise KeyError(path)
+    column = ENTITY_COLUMNS[entity]
+    value = (
+        f"COUNT(DISTINCT user_id) FILTER (WHERE user_blocked) OVER (PARTITION BY {column} "
+        "ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
+    )
+    return f"CASE WHEN {column} IS NULL THEN NULL ELSE {value} END"
+
+
+def features_query(
+    paths: Iterable[str], types_of_metric: Mapping[str, Sequence[str]], source: str = "ev"
+) -> str:
+    """``SELECT seq, <feature> AS "<path>", … FROM <source>``, for the feature paths among
+    ``paths`` (the others are event fields, loaded as columns). ``graph.*.blocked_users``
+    needs a boolean ``user_blocked`` column in ``source``."""
     table = feature_table()
-    columns = [
-        f"{feature_sql(p, types_of_metric)} AS {quote_ident(p)}"
-        for p in sorted(set(paths))
-        if p in table
-    ]
-    return "SELECT seq" + "".join(f", {c}" for c in columns) + " FROM ev"
+    columns = []
+    for p in sorted(set(paths)):
+        if p in table:
+            columns.append(f"{feature_sql(p, types_of_metric)} AS {quote_ident(p)}")
+        elif blocked_users_entity(p):
+            columns.append(f"{blocked_users_sql(p)} AS {quote_ident(p)}")
+    return "SELECT seq" + "".join(f", {c}" for c in columns) + f" FROM {source}"
 
 
 def in_list_sql(name: str, value: str) -> str:

@@ -88,6 +88,19 @@ LAST: tuple[str, ...] = tuple(
 """``last.<entity>.<feature>``: seconds since the entity's latest such event before this one
 (within 90 days; null when there was none)."""
 LAST_WINDOW_S = 90 * 86_400
+BLOCKED_USERS_LIMIT = 1000
+"""``graph.<entity>.blocked_users`` looks at this many of the entity's most recent accounts."""
+
+
+def blocked_users_entity(path: str) -> str | None:
+    """``graph.device.blocked_users`` → ``device``: accounts linked to the event's device (in
+    the entity graph, before this event) that are on a block list now; None for other paths."""
+    parts = path.split(".")
+    if len(parts) == 3 and parts[0] == "graph" and parts[2] == "blocked_users":
+        return parts[1] if parts[1] in SHARED_ENTITIES else None
+    return None
+
+
 CAMPAIGN_FEATURE_SCOPES: tuple[str, ...] = ("total", *CAMPAIGN_SCOPES)
 """``campaign.<scope>.<feature>_<window>``: the event's campaign (``campaign_id``) as a whole
 (``total``), or its events from this user / device / address / phone / instrument."""
@@ -181,6 +194,7 @@ def context_schema(checkpoint: str) -> dict[str, str]:
     for entity in SHARED_ENTITIES:
         for w in WINDOWS:
             out[f"graph.{entity}.distinct_users_{window_suffix(w)}"] = "int"
+        out[f"graph.{entity}.blocked_users"] = "int"
     for scope in CAMPAIGN_FEATURE_SCOPES:
         for feature in CAMPAIGN_FEATURES:
             kind = "double" if VELOCITY[feature][1] == "sum" else "int"
