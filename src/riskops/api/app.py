@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from riskops import __version__
 from riskops.api.errors import install_error_handlers
-from riskops.api.fast_path import IngestFastPath
+from riskops.api.fast_path import RiskopsApi
 from riskops.api.metrics import STATE_CURSOR, MetricsMiddleware
 from riskops.api.routes import audit, decisions, entities, events, health, lists, rules
 from riskops.config import Settings
@@ -89,16 +89,15 @@ def create_app(
             await committer.stop()
             rt.close()
 
-    app = FastAPI(
+    app = RiskopsApi(
         title="riskops",
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    # The ingest hot path skips routing and FastAPI's dependency solving (the FastAPI route
-    # of the same path stays, for the OpenAPI schema); metrics stay outermost and time it too.
-    app.add_middleware(IngestFastPath)
+    # The hot paths are answered by RiskopsApi itself, before this stack (their FastAPI
+    # routes stay, for the OpenAPI schema); every other request is timed here.
     app.add_middleware(MetricsMiddleware)
     app.include_router(health.router)
     app.include_router(events.router)
