@@ -108,7 +108,7 @@ def compile_rule(node: Expr, traced: bool = True) -> Compiled:
 
             def unary(ctx: Context) -> Any:
                 value = _present(inner(ctx), op, pos)
-                return (not value) if op == "!" else -value
+                return (not value) if op == "!" else _int_range(-value, pos)
 
             return unary
         case Binary():
@@ -157,12 +157,15 @@ def _binary(node: Binary, traced: bool) -> Compiled:
             x, y = _present(a(ctx), op, pos), _present(b(ctx), op, pos)
             if y == 0:
                 raise RuleRuntimeError("division by zero", pos)
-            if op == "%":
-                return x - y * int(x / y)  # CEL: the sign follows the dividend
+            if op == "%":  # ints (checked); CEL: the sign follows the dividend
+                r = abs(x) % abs(y)
+                return r if x >= 0 else -r
             return x / y
 
         return divide
     fn = _ORDER.get(op) or _ARITH[op]
+    if op in ("+", "-", "*"):
+        fn = _checked(fn, pos)
     right = node.right
     if not traced and isinstance(right, Literal) and right.value is not None:
         return _with_literal(node, a, fn, right.value)
@@ -195,6 +198,23 @@ def _with_literal(node: Binary, a: Compiled, fn: Callable[[Any, Any], Any], lit:
         return fn(_present(a(ctx), op, pos), lit)
 
     return value_op
+
+
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+"""Ints are 64-bit, as in CEL: a result outside is an error ("int overflow")."""
+
+
+def _int_range(value: Any, pos: Any) -> Any:
+    if type(value) is int and not INT_MIN <= value <= INT_MAX:
+        raise RuleRuntimeError("int overflow", pos)
+    return value
+
+
+def _checked(fn: Callable[[Any, Any], Any], pos: Any) -> Callable[[Any, Any], Any]:
+    def run(x: Any, y: Any) -> Any:
+        return _int_range(fn(x, y), pos)
+
+    return run
 
 
 _ORDER: dict[str, Callable[[Any, Any], Any]] = {

@@ -10,6 +10,8 @@ import re
 EARTH_RADIUS_KM = 6371.0088
 """Mean Earth radius (IUGG)."""
 
+MAX_DURATION_S = 315_576_000_000
+"""CEL's duration range: 10,000 years."""
 _DURATION_RE = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 
 
@@ -20,7 +22,10 @@ def parse_duration(text: str) -> int:
     if not text or match is None or not any(match.groups()):
         raise ValueError(f"invalid duration {text!r}: e.g. '30s', '10m', '1h30m', '7d'")
     d, h, m, s = (int(g) if g else 0 for g in match.groups())
-    return ((d * 24 + h) * 60 + m) * 60 + s
+    seconds = ((d * 24 + h) * 60 + m) * 60 + s
+    if seconds > MAX_DURATION_S:
+        raise ValueError(f"invalid duration {text!r}: at most 10,000 years, as in CEL")
+    return seconds
 
 
 def geo_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

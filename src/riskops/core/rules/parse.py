@@ -6,7 +6,6 @@ leading-dot names), each with its position.
 
 from __future__ import annotations
 
-import ast as pyast
 from typing import Any
 
 from celpy.celparser import CELParseError, CELParser
@@ -138,7 +137,10 @@ class _Lower:
         op = "!" if op_node.data == "unary_not" else "-"
         inner = self.expr(operand)
         value = inner.value if isinstance(inner, Literal) else None
-        if op == "-" and isinstance(value, int | float) and not isinstance(value, bool):
+        # fold "-literal", except where the result leaves the int range (an error at run time)
+        if op == "-" and isinstance(value, float):
+            return Literal(-value, _pos(node))
+        if op == "-" and isinstance(value, int) and not isinstance(value, bool) and -value < 2**63:
             return Literal(-value, _pos(node))
         return Unary(op, inner, _pos(node))
 
@@ -203,6 +205,69 @@ class _Lower:
     _dot_ident_arg = _dot_ident
 
 
+_SIMPLE_ESCAPES = {
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+    "\\": "\\",
+    "'": "'",
+    '"': '"',
+    "`": "`",
+    "?": "?",
+}
+_HEX_WIDTH = {"x": 2, "X": 2, "u": 4, "U": 8}
+
+
+def string_value(text: str) -> str:
+    """The value of a CEL string literal (quotes included): raw strings (``r"..."``) as
+    written; otherwise CEL's escapes - ``\\a \\b \\f \\n \\r \\t \\v \\\\ \\' \\" \\` \\?``,
+    ``\\xHH`` / ``\\XHH``, ``\\uHHHH``, ``\\UHHHHHHHH`` and octal ``\\ooo``, each a code point."""
+    raw = text[0] in "rR"
+    body = text[1:] if raw else text
+    quote = 3 if body[:3] in ("'''", '"""') else 1
+    body = body[quote:-quote]
+    if raw:
+        return body
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        c = body[i]
+        if c != "\\":
+            out.append(c)
+            i += 1
+            continue
+        if i + 1 >= len(body):
+            raise ValueError("a lone backslash at the end")
+        e = body[i + 1]
+        if e in _SIMPLE_ESCAPES:
+            out.append(_SIMPLE_ESCAPES[e])
+            i += 2
+        elif e in _HEX_WIDTH:
+            digits = body[i + 2 : i + 2 + _HEX_WIDTH[e]]
+            if len(digits) != _HEX_WIDTH[e] or not all(
+                d in "0123456789abcdefABCDEF" for d in digits
+            ):
+                raise ValueError(f"\\{e} needs {_HEX_WIDTH[e]} hex digits")
+            code = int(digits, 16)
+            if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+                raise ValueError(f"\\{e}{digits} is not a Unicode scalar value")
+            out.append(chr(code))
+            i += 2 + len(digits)
+        elif e in "0123":
+            digits = body[i + 1 : i + 4]
+            if len(digits) != 3 or not all(d in "01234567" for d in digits):
+                raise ValueError("an octal escape needs 3 digits")
+            out.append(chr(int(digits, 8)))
+            i += 4
+        else:
+            raise ValueError(f"unknown escape \\{e}")
+    return "".join(out)
+
+
 def _literal_value(token: Token) -> Any:
     text = str(token)
     kind = token.type
@@ -216,11 +281,8 @@ def _literal_value(token: Token) -> Any:
         return None
     if kind in ("STRING_LIT", "MLSTRING_LIT"):
         try:
-            value = pyast.literal_eval(text)  # CEL's escapes are Python's
-        except (ValueError, SyntaxError):
-            raise RuleSyntaxError("invalid string literal", _pos(token)) from None
-        if not isinstance(value, str):  # pragma: no cover - the grammar admits only strings
-            raise RuleSyntaxError("invalid string literal", _pos(token))
-        return value
+            return string_value(text)
+        except ValueError as exc:
+            raise RuleSyntaxError(f"invalid string literal: {exc}", _pos(token)) from None
     name = kind.lower().replace("_lit", "")
     raise RuleSyntaxError(f"{name} literals are not supported", _pos(token))

@@ -71,7 +71,8 @@ def compile_sql(node: Expr, schema: Mapping[str, str], in_list: InList = _no_in_
                 t, i = sql(target), sql(index)
                 return f"list_extract({t}, CASE WHEN {i} >= 0 THEN {i} + 1 ELSE {i} END)"
             case Unary(op, operand):
-                return f"(NOT {sql(operand)})" if op == "!" else f"(- {sql(operand)})"
+                # try(): an int overflow is an error (NULL), as in the closures
+                return f"(NOT {sql(operand)})" if op == "!" else f"try(- {sql(operand)})"
             case Binary():
                 op = n.op
                 if op == "+" and Checker(schema).check(n.left) == "string":
@@ -106,7 +107,9 @@ def _binary(op: str, a: str, b: str) -> str:
         return f"(CASE WHEN {b} = 0 THEN NULL ELSE CAST({a} AS DOUBLE) / {b} END)"
     if op == "%":
         return f"(CASE WHEN {b} = 0 THEN NULL ELSE {a} % {b} END)"
-    return f"({a} {op} {b})"  # + - * < <= > >=: NULL in, NULL out
+    if op in ("+", "-", "*"):  # try(): an int overflow is an error (NULL), as in the closures
+        return f"try({a} {op} {b})"
+    return f"({a} {op} {b})"  # < <= > >=: NULL in, NULL out
 
 
 _FUNCTIONS: dict[str, Callable[[list[str]], str]] = {

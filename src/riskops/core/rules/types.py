@@ -88,6 +88,8 @@ class Checker:
             case Literal(value):
                 if value is None:
                     return "null"
+                if type(value) is int and not -(2**63) <= value < 2**63:
+                    return self._fail("int literal out of the 64-bit range", node.pos)
                 return {bool: "bool", int: "int", float: "double", str: "string"}[type(value)]
             case Path():
                 found = self._schema.get(node.dotted)
