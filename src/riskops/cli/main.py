@@ -19,6 +19,7 @@ from riskops.cli.backtest import backtest_command
 from riskops.cli.common import fail_on_error, settings_from
 from riskops.cli.ingest import ingest_command
 from riskops.cli.serve import serve_command
+from riskops.cli.simulate import simulate_command
 
 app = typer.Typer(
     name="riskops",
@@ -35,6 +36,7 @@ app.add_typer(policy_cmd.app, name="policy")
 app.command("serve")(serve_command)
 app.command("ingest")(ingest_command)
 app.command("backtest")(backtest_command)
+app.command("simulate")(simulate_command)
 app.command("audit")(audit_command)
 
 console = Console()
