@@ -145,7 +145,7 @@ def test_coupon_farms_redeem_in_seconds_and_adapt(gen1: Any, gen2: Any) -> None:
     emulators = {
         e["device"]["fingerprint"]
         for e in events
-        if e.get("user_id") in farm and e["device"].get("emulator")
+        if e.get("user_id") in farm and (e.get("device") or {}).get("emulator")
     }
     assert 1 <= len(emulators) <= 3  # a few emulators for tens of accounts
     drops = {

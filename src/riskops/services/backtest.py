@@ -69,9 +69,52 @@ class BacktestService:
         from this store's log instead (e.g. a scratch log loaded from a file); rulesets, lists
         and policy stay this runtime's."""
         candidate = compile_ruleset(text)
-        checkpoint = candidate.checkpoint
-        active = self._rules.active(checkpoint) if against_active else None
+        active = self._rules.active(candidate.checkpoint) if against_active else None
         baseline: Ruleset | None = active[1] if active else None
+        clock = _Stopwatch()
+        with duckdb.connect() as con:
+            self._decide(con, candidate, baseline, since_us, until_us, progress, events, clock)
+            result = report(con, [c.rule.id for c in candidate.live_rules], baseline is not None)
+            clock.lap("outcomes and report")
+        result.update(
+            checkpoint=candidate.checkpoint,
+            candidate_rules=len(candidate.live()),
+            baseline_version=active[0] if active else None,
+            since=since_us,
+            until=until_us,
+            timing_s=clock.laps,
+        )
+        return result
+
+    def decisions(
+        self, text: str, *, events: Store | None = None, progress: Progress | None = None
+    ) -> list[tuple[str, str, float, bool]]:
+        """What ruleset ``text`` (and the active policy) decides on every event of its
+        checkpoint in the log: ``(event_id, outcome, amount, switched to online payment)``,
+        in log order."""
+        candidate = compile_ruleset(text)
+        with duckdb.connect() as con:
+            self._decide(con, candidate, None, None, None, progress, events, _Stopwatch())
+            rows = con.execute(
+                "SELECT ev.event_id, o.outcome, h.amount, o.switched FROM outcomes o "
+                "JOIN ev USING (seq) JOIN hits h USING (seq) WHERE o.side = 'c' ORDER BY seq"
+            ).fetchall()
+        return [(str(e), str(o), float(a), bool(w)) for e, o, a, w in rows]
+
+    def _decide(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        candidate: Ruleset,
+        baseline: Ruleset | None,
+        since_us: int | None,
+        until_us: int | None,
+        progress: Progress | None,
+        events: Store | None,
+        clock: _Stopwatch,
+    ) -> None:
+        """Leave in ``con`` the tables ``ev``, ``hits`` (a column per rule: c0 … for the
+        candidate, b0 … for the baseline) and ``outcomes`` (per event and side)."""
+        checkpoint = candidate.checkpoint
         policy = self._policy.active()[1] if self._policy else Policy()
         needed = candidate.fields | (baseline.fields if baseline else frozenset())
         schema = context_schema(checkpoint)
@@ -92,56 +135,41 @@ class BacktestService:
             instruments=instruments,
             phones=phones,
         )
-        clock = _Stopwatch()
         cols = load(events or self._store, self._secret, req, progress)
         clock.lap("read the log")
         self._lists.refresh()
-        with duckdb.connect() as con:
-            for name, table in arrow_tables(cols, req.event_fields).items():
-                con.register(f"{name}_arrow", table)
-                con.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_arrow")
-            self._lists_table(con)
-            allowed = self._allowed_columns(con, candidate, baseline)
-            types_of: dict[str, list[str]] = {}
-            for event_type in CATALOGUE:
-                types_of.setdefault(metric_name(event_type), []).append(event_type)
-            con.execute(
-                "CREATE TABLE ctx AS SELECT cp.*, ev.ts, ev.user_id, ev.device, ev.ip, ev.ip24,"
-                " ev.address, ev.phone, ev.instrument, ev.campaign, f.* EXCLUDE (seq) "
-                "FROM cp JOIN ev USING (seq) "
-                f"JOIN ({features_query(needed, types_of, self._source(con, graph))}) f "
-                "USING (seq)"
-            )
-            clock.lap("features")
-            hit_cols = [
-                f"{rule_sql(c, schema, allowed)} AS c{i}"
-                for i, c in enumerate(candidate.live_rules)
-            ]
-            if baseline is not None:
-                hit_cols += [
-                    f"{rule_sql(c, schema, allowed)} AS b{i}"
-                    for i, c in enumerate(baseline.live_rules)
-                ]
-            con.execute(
-                "CREATE TABLE hits AS SELECT seq, market, payment_method, amount"
-                + "".join(f", {h}" for h in hit_cols)
-                + " FROM ctx"
-            )
-            clock.lap("rules")
-            fail = policy.fail_mode_for(checkpoint)
-            sides = {"c": candidate} | ({"b": baseline} if baseline is not None else {})
-            _outcomes(con, sides, fail, policy, checkpoint)
-            result = report(con, [c.rule.id for c in candidate.live_rules], baseline is not None)
-            clock.lap("outcomes and report")
-        result.update(
-            checkpoint=checkpoint,
-            candidate_rules=len(candidate.live()),
-            baseline_version=active[0] if active else None,
-            since=since_us,
-            until=until_us,
-            timing_s=clock.laps,
+        for name, table in arrow_tables(cols, req.event_fields).items():
+            con.register(f"{name}_arrow", table)
+            con.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_arrow")
+        self._lists_table(con)
+        allowed = self._allowed_columns(con, candidate, baseline)
+        types_of: dict[str, list[str]] = {}
+        for event_type in CATALOGUE:
+            types_of.setdefault(metric_name(event_type), []).append(event_type)
+        con.execute(
+            "CREATE TABLE ctx AS SELECT cp.*, ev.ts, ev.user_id, ev.device, ev.ip, ev.ip24,"
+            " ev.address, ev.phone, ev.instrument, ev.campaign, f.* EXCLUDE (seq) "
+            "FROM cp JOIN ev USING (seq) "
+            f"JOIN ({features_query(needed, types_of, self._source(con, graph))}) f "
+            "USING (seq)"
         )
-        return result
+        clock.lap("features")
+        hit_cols = [
+            f"{rule_sql(c, schema, allowed)} AS c{i}" for i, c in enumerate(candidate.live_rules)
+        ]
+        if baseline is not None:
+            hit_cols += [
+                f"{rule_sql(c, schema, allowed)} AS b{i}" for i, c in enumerate(baseline.live_rules)
+            ]
+        con.execute(
+            "CREATE TABLE hits AS SELECT seq, market, payment_method, amount"
+            + "".join(f", {h}" for h in hit_cols)
+            + " FROM ctx"
+        )
+        clock.lap("rules")
+        fail = policy.fail_mode_for(checkpoint)
+        sides = {"c": candidate} | ({"b": baseline} if baseline is not None else {})
+        _outcomes(con, sides, fail, policy, checkpoint)
 
     def _source(self, con: duckdb.DuckDBPyConnection, graph: list[str]) -> str:
         """The events, with ``user_blocked`` (the account is on a block list at the row's
@@ -238,24 +266,20 @@ def _outcomes(
     combos = con.execute(
         "SELECT DISTINCT market, payment_method, severity, score FROM raw_outcomes"
     ).fetchall()
-    final = [
-        (
-            m,
-            pm,
-            sev,
-            score,
-            apply_policy(policy, checkpoint, m, pm, OUTCOMES[sev], score, []).outcome,
-        )
-        for m, pm, sev, score in combos
-    ]
+    final = []
+    for m, pm, sev, score in combos:
+        applied = apply_policy(policy, checkpoint, m, pm, OUTCOMES[sev], score, [])
+        switched = "require_online_payment" in applied.actions
+        final.append((m, pm, sev, score, applied.outcome, switched))
     con.execute(
         "CREATE TABLE policy_map (market VARCHAR, payment_method VARCHAR, severity INTEGER, "
-        "score INTEGER, outcome VARCHAR)"
+        "score INTEGER, outcome VARCHAR, switched BOOLEAN)"
     )
     if final:
-        con.executemany("INSERT INTO policy_map VALUES (?, ?, ?, ?, ?)", final)
+        con.executemany("INSERT INTO policy_map VALUES (?, ?, ?, ?, ?, ?)", final)
     con.execute(
-        "CREATE TABLE outcomes AS SELECT r.seq, r.side, p.outcome FROM raw_outcomes r "
-        "JOIN policy_map p ON p.market = r.market AND p.severity = r.severity "
-        "AND p.score = r.score AND p.payment_method IS NOT DISTINCT FROM r.payment_method"
+        "CREATE TABLE outcomes AS SELECT r.seq, r.side, p.outcome, p.switched "
+        "FROM raw_outcomes r JOIN policy_map p ON p.market = r.market "
+        "AND p.severity = r.severity AND p.score = r.score "
+        "AND p.payment_method IS NOT DISTINCT FROM r.payment_method"
     )

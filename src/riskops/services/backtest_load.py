@@ -205,7 +205,25 @@ def needed_entities(paths: Iterable[str]) -> tuple[bool, bool, bool]:
     them is the costly part of loading, so only when a rule needs it)."""
     text = " ".join(paths)
     return (
-        "graph.address." in text or ".addresses_" in text or "campaign.address." in text,
-        "graph.instrument." in text or ".instruments_" in text or "campaign.instrument." in text,
+        any(
+            k in text
+            for k in (
+                "graph.address.",
+                ".addresses_",
+                "campaign.address.",
+                "velocity.address.",
+                "last.address.",
+            )
+        ),
+        any(
+            k in text
+            for k in (
+                "graph.instrument.",
+                ".instruments_",
+                "campaign.instrument.",
+                "velocity.instrument.",
+                "last.instrument.",
+            )
+        ),
         "campaign.phone." in text,
     )

@@ -53,7 +53,7 @@ def _brushing(world: World, em: Emitter, rng: np.random.Generator, day: int, lev
         start = em.day_start_us(day) + int(rng.integers(8, 20)) * HOUR_US
         for k in range(orders):
             buyer = FARM_BASE + m * 100 + int(rng.integers(0, ring))
-            user = _attacker_user(em, buyer, m % len(world.markets))
+            user = _attacker_user(em, buyer, int(world.merchants.market[m]))
             device = em.device_id(FARM_BASE + m * 100 + buyer % devices)
             gap = (
                 int(rng.integers(2, 50)) * HOUR_US // 10
@@ -70,7 +70,17 @@ def _brushing(world: World, em: Emitter, rng: np.random.Generator, day: int, lev
             address = em.address(user, house=house, street=STREETS[m % len(STREETS)])
             sku = int(skus[int(rng.integers(0, len(skus)))])
             order = place_order(
-                world, em, rng, user, at, [sku], who, address=address, method="wallet", refuse=0.0
+                world,
+                em,
+                rng,
+                user,
+                at,
+                [sku],
+                who,
+                address=address,
+                method="wallet",
+                refuse=0.0,
+                aftercare=False,
             )
             em.label("order", order, "brushing", "brushing")
             em.label("user", who["user"], "brushing", "brushing")
@@ -97,10 +107,12 @@ def _brushing(world: World, em: Emitter, rng: np.random.Generator, day: int, lev
 
 
 def _attacker_user(em: Emitter, number: int, market_index: int) -> int:
-    """Attacker accounts are numbered beyond the population; they borrow a real user's habits
-    for addresses (market, street) through ``number % users``."""
-    del market_index
-    return number % len(em.world.users)
+    """Attacker accounts are numbered beyond the population; each borrows the market and
+    habits of a real user of ``market_index``."""
+    in_market = np.flatnonzero(em.world.users.market == market_index)
+    if not len(in_market):
+        return number % len(em.world.users)
+    return int(in_market[number % len(in_market)])
 
 
 def _ip_block(seed: int) -> str:
@@ -112,8 +124,6 @@ def _coupon_farm(
 ) -> None:
     """Scripted new accounts on emulators or a few shared devices claim the sale's coupon and
     redeem it within seconds, shipping to many spellings of one drop address."""
-    if day >= 3:  # the sale's coupon runs for the first three days
-        return
     gen2 = _gen2(world)
     accounts = int(40 * level)
     market = world.markets[day % len(world.markets)]
@@ -241,24 +251,31 @@ def _takeovers(world: World, em: Emitter, rng: np.random.Generator, day: int, le
 def _refund_abuse(
     world: World, em: Emitter, rng: np.random.Generator, day: int, level: float
 ) -> None:
-    """A few accounts order and claim "not received" refunds on most of what they buy."""
-    for k in range(int(rng.poisson(4 * level))):
-        abuser = int((FARM_BASE + k * 7919 + day) % len(world.users))
-        market = em.market_of(abuser)
+    """A pool of accounts (0.4 % of users) that order and then claim "item not received"
+    refunds, again and again (the adapted ones wait longer and also keep some orders)."""
+    pool = max(4, int(len(world.users) * 0.004 * level))
+    abusers = (np.arange(pool) * 7919 + FARM_BASE) % len(world.users)
+    for abuser in abusers[rng.random(pool) < 0.3]:  # each acts every few days
+        user = int(abuser)
+        market = em.market_of(user)
         who: dict[str, Any] = {
-            "user": em.user_id(abuser),
-            "device": em.device_id(int(world.users.device[abuser])),
-            "ip": em.home_ip(abuser),
+            "user": em.user_id(user),
+            "ip": em.home_ip(user),
+            "device": em.device_id(int(world.users.device[user])),
         }
         at = em.day_start_us(day) + int(rng.integers(8, 22)) * HOUR_US
         sku = int(rng.integers(0, len(world.skus.price)))
         order = place_order(
-            world, em, rng, abuser, at, [sku], who, method="card", refuse=0.0, follow_up=False
+            world, em, rng, user, at, [sku], who, method="card", refuse=0.0, follow_up=False
         )
+        em.label("user", who["user"], "refund_abuse", "refund_abuse")
+        if _gen2(world) and rng.random() < 0.3:
+            continue  # the adapted abuser keeps some orders to look normal
         amount = round(float(world.skus.price[sku]) * MARKETS[market].price_scale, 2)
+        wait = int(rng.integers(6, 12) if _gen2(world) else rng.integers(2, 5)) * DAY_US
         refund = em.emit(
             "refund.requested",
-            at + int(rng.integers(2, 5)) * DAY_US,
+            at + wait,
             market,
             {
                 "order_id": order,
@@ -270,7 +287,6 @@ def _refund_abuse(
         )
         em.label("event", refund["event_id"], "refund_abuse", "refund_abuse")
         em.label("order", order, "refund_abuse", "refund_abuse")
-        em.label("user", who["user"], "refund_abuse", "refund_abuse")
 
 
 def _scrapers(world: World, em: Emitter, rng: np.random.Generator, day: int, level: float) -> None:
@@ -305,7 +321,7 @@ def _scrapers(world: World, em: Emitter, rng: np.random.Generator, day: int, lev
 def _fake_discounts(world: World, em: Emitter, rng: np.random.Generator, day: int) -> None:
     """Before the sale, some merchants raise the "was" price of their listings so the sale
     price looks like a deep discount."""
-    if day != 0:
+    if day % 7:  # before each week's promotion
         return
     fakers = np.flatnonzero(world.merchants.kind == MERCHANT_KINDS.index("fake_discount"))
     for merchant in fakers:
@@ -314,8 +330,8 @@ def _fake_discounts(world: World, em: Emitter, rng: np.random.Generator, day: in
         scale = MARKETS[market].price_scale
         for sku in np.flatnonzero(world.skus.merchant == m)[:5]:
             price = round(float(world.skus.price[sku]) * scale, 2)
-            listing = f"l{int(sku)}"
-            at = em.day_start_us(0) + int(rng.integers(0, 6)) * HOUR_US
+            listing = f"l{int(sku)}-w{day // 7}"
+            at = em.day_start_us(day) + int(rng.integers(0, 6)) * HOUR_US
             em.emit(
                 "listing.created",
                 at,

@@ -114,7 +114,7 @@ def _session(world: World, em: Emitter, rng: np.random.Generator, user: int, at:
         )
         viewed.append(sku)
         t += dwell * 1000 + int(rng.integers(500_000, 5_000_000))
-    if em.day < 3 and rng.random() < 0.08:  # the sale's coupon
+    if rng.random() < 0.04:  # the sale's coupon (the sale runs all through the window)
         em.emit(
             "coupon.claimed",
             t,
@@ -122,7 +122,7 @@ def _session(world: World, em: Emitter, rng: np.random.Generator, user: int, at:
             {"coupon_code": "SALE10", "campaign_id": CAMPAIGN, "value": 10.0},
             **who,
         )
-    if rng.random() > 0.35:
+    if rng.random() > 0.45:
         return
     cart = viewed[-int(rng.integers(1, 4)) :]
     for sku in cart:
@@ -139,7 +139,7 @@ def _session(world: World, em: Emitter, rng: np.random.Generator, user: int, at:
             },
             **who,
         )
-    if rng.random() > 0.6:
+    if rng.random() > 0.65:
         return  # abandoned cart
     total = round(sum(_price(world, s, market) for s in cart), 2)
     t += int(rng.integers(5_000_000, 120_000_000))
@@ -150,7 +150,7 @@ def _session(world: World, em: Emitter, rng: np.random.Generator, user: int, at:
         {"session_id": session_id, "amount": total, "items_count": len(cart)},
         **who,
     )
-    if rng.random() > 0.7:
+    if rng.random() > 0.75:
         return
     t += int(rng.integers(10_000_000, 300_000_000))
     place_order(world, em, rng, user, t, cart, who, session_id=session_id)
@@ -170,6 +170,7 @@ def place_order(
     method: str | None = None,
     refuse: float | None = None,
     follow_up: bool = True,
+    aftercare: bool = True,
 ) -> str:
     """An order and what follows it (payment, shipping, delivery or refusal, return, review);
     returns the order id."""
@@ -222,13 +223,33 @@ def place_order(
     arrives = shipped + int(rng.integers(24, 96)) * 3_600_000_000
     p_refuse = float(u.refuses_cod[user]) if refuse is None else refuse
     if method == "cod" and rng.random() < p_refuse:
-        em.emit(
-            "order.cod_refused", arrives, market, {"order_id": order_id, "merchant_id": merchant}
+        em.emit(  # the carrier's report names the buyer
+            "order.cod_refused",
+            arrives,
+            market,
+            {
+                "order_id": order_id,
+                "merchant_id": merchant,
+                "shipping_address": payload["shipping_address"],
+            },
+            user=who["user"],
         )
         if p_refuse > 0.4:
             em.label("order", order_id, "cod_refusal", "cod_refusal")
         return order_id
-    em.emit("order.delivered", arrives, market, {"order_id": order_id, "merchant_id": merchant})
+    em.emit(
+        "order.delivered",
+        arrives,
+        market,
+        {
+            "order_id": order_id,
+            "merchant_id": merchant,
+            "shipping_address": payload["shipping_address"],
+        },
+        user=who["user"],
+    )
+    if not aftercare:  # e.g. a brushed (empty) parcel: no return, the ring writes the review
+        return order_id
     if rng.random() < float(u.returns[user]):
         back = arrives + int(rng.integers(1, 6)) * DAY_US
         em.emit(

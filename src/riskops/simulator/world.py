@@ -87,10 +87,19 @@ def build_world(config: SimConfig, rng: np.random.Generator) -> World:
     second_device = np.where(rng.random(n) < 0.2, n + 1 + np.arange(n), -1)
     ip_host = rng.integers(2, 250, size=n)
     street = rng.integers(0, len(STREETS), size=n)
-    house = rng.integers(1, 400, size=n)
+    house = rng.integers(1, 10_000, size=n)  # with the street: about unique per city
     cod_markets = np.array([MARKETS[m].cod_share for m in markets])[market]
-    refusers = rng.random(n) < 0.04 * config.intensity.get("cod_refusal", 1.0) * (cod_markets > 0.1)
-    refuses_cod = np.where(refusers, rng.uniform(0.5, 0.9, size=n), rng.uniform(0.0, 0.06, size=n))
+    # about one COD parcel in five is refused, most of them by a few habitual refusers
+    refusers = rng.random(n) < 0.12 * config.intensity.get("cod_refusal", 1.0) * (cod_markets > 0.1)
+    activity = np.where(refusers, activity * 3, activity)  # impulsive buyers order often
+    # serial refusers open several accounts: three accounts share each refusing household
+    refuser_ids = np.flatnonzero(refusers)
+    for k in range(0, len(refuser_ids) - 2, 3):
+        head, rest = refuser_ids[k], refuser_ids[k + 1 : k + 3]
+        market[rest] = market[head]
+        street[rest] = street[head]
+        house[rest] = house[head]
+    refuses_cod = np.where(refusers, rng.uniform(0.6, 0.95, size=n), rng.uniform(0.0, 0.06, size=n))
     returns = rng.beta(1.2, 14.0, size=n)
     cod_pref = (cod_markets * rng.uniform(0.5, 1.5, size=n)).clip(0, 0.95)
     users = Users(

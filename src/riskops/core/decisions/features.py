@@ -105,6 +105,8 @@ def event_fields(record: Mapping[str, Any], at_us: int) -> dict[str, Any]:
         "device.fingerprint": device.get("fingerprint"),
         "device.lat": device.get("lat"),
         "device.lon": device.get("lon"),
+        "device.emulator": device.get("emulator"),
+        "device.model": device.get("model"),
         "ip.address": record.get("ip"),
         "ip.prefix": ip24_of(record["ip"]) if record.get("ip") else None,
     }

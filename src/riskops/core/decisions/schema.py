@@ -113,6 +113,8 @@ VELOCITY_ENTITIES: dict[str, str] = {
     "device": "device.fingerprint",
     "ip": "ip.address",
     "ip24": "ip.prefix",
+    "address": "",  # the shipping address, hashed (no context field)
+    "instrument": "",  # the payment instrument, hashed
 }
 SHARED_ENTITIES: tuple[str, ...] = ("device", "ip", "address", "instrument")
 IDENTITY: dict[str, str] = {
@@ -126,6 +128,8 @@ IDENTITY: dict[str, str] = {
     "event.time": "int",
     "device.lat": "double",
     "device.lon": "double",
+    "device.emulator": "bool",
+    "device.model": "string",
 }
 
 

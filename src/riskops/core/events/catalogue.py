@@ -144,6 +144,12 @@ class OrderShipped(OrderRef):
     tracking_id: str | None = None
 
 
+class OrderDelivery(OrderRef):
+    shipping_address: Address | None = Field(
+        default=None, description="Where the parcel went (the carrier's record)."
+    )
+
+
 class OrderCancelled(OrderRef):
     cancelled_by: Literal["buyer", "merchant", "platform", "risk"] | None = None
 
@@ -300,8 +306,10 @@ _TYPES: list[EventType] = [
     EventType("payment.succeeded", 1, PaymentResult, "A payment went through."),
     EventType("payment.failed", 1, PaymentResult, "A payment was declined or failed."),
     EventType("order.shipped", 1, OrderShipped, "The merchant shipped the order."),
-    EventType("order.delivered", 1, OrderRef, "The order was delivered and accepted."),
-    EventType("order.cod_refused", 1, OrderRef, "The buyer refused a cash-on-delivery parcel."),
+    EventType("order.delivered", 1, OrderDelivery, "The order was delivered and accepted."),
+    EventType(
+        "order.cod_refused", 1, OrderDelivery, "The buyer refused a cash-on-delivery parcel."
+    ),
     EventType("order.cancelled", 1, OrderCancelled, "The order was cancelled."),
     EventType("return.requested", 1, ReturnRequested, "The buyer asked to return items."),
     EventType("refund.requested", 1, RefundRequested, "The buyer asked for a refund."),
