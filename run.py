@@ -45,16 +45,9 @@ def ensure_venv() -> None:
 
 
 def demo(extra: list[str]) -> None:
-    """Serve the API on the embedded default, with a fresh admin key printed first."""
-    print("\nAn API key for this demo (admin scope):", flush=True)
-    sh(BIN / "riskops", "keys", "create", "--name", "demo", "--scope", "admin")
-    print(
-        "\nThen, with KEY set to that token (README.md's quickstart sends a full event):\n"
-        '  curl -H "Authorization: Bearer $KEY" http://127.0.0.1:8600/v1/entities/user/u-42\n'
-        "  API docs: http://127.0.0.1:8600/docs\n",
-        flush=True,
-    )
-    sh(BIN / "riskops", "serve", *extra)
+    """`riskops demo`: server, key, starter rules, simulated history, then live traffic with
+    attacks through the decision API, watched in the terminal (Ctrl-C stops)."""
+    sh(BIN / "riskops", "demo", *extra)
 
 
 def test(extra: list[str]) -> None:

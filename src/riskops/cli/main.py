@@ -17,6 +17,7 @@ from riskops.cli import rules as rules_cmd
 from riskops.cli.audit import audit_command
 from riskops.cli.backtest import backtest_command
 from riskops.cli.common import fail_on_error, settings_from
+from riskops.cli.demo import demo_command
 from riskops.cli.evaluate import evaluate_command
 from riskops.cli.ingest import ingest_command
 from riskops.cli.serve import serve_command
@@ -39,6 +40,7 @@ app.command("ingest")(ingest_command)
 app.command("backtest")(backtest_command)
 app.command("simulate")(simulate_command)
 app.command("evaluate")(evaluate_command)
+app.command("demo")(demo_command)
 app.command("audit")(audit_command)
 
 console = Console()

@@ -1,0 +1,47 @@
+"""`riskops demo` runs the whole product for a while - history, starter rules, live decisions
+over HTTP - stops on its own (or on Ctrl-C), and runs again from a fresh start."""
+
+from __future__ import annotations
+
+import re
+import socket
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from riskops.cli.main import app as cli
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_demo_runs_twice(tmp_path: Path) -> None:
+    for _ in range(2):
+        args = [
+            "demo",
+            "--data-dir",
+            str(tmp_path / "demo"),
+            "--port",
+            str(_free_port()),
+            "--users",
+            "800",
+            "--history-days",
+            "2",
+            "--rate",
+            "200",
+            "--duration",
+            "6",
+            "--plain",
+        ]
+        result = CliRunner().invoke(cli, args, env={"COLUMNS": "200"})
+        assert result.exit_code == 0, result.output
+        assert "/docs" in result.output
+        assert "attacks caught" in result.output
+        assert "top firing rules" in result.output
+        assert " 0 errors" in result.output
+        decided = re.search(r"([\d,]+) decisions \(", result.output)
+        assert decided is not None
+        assert int(decided.group(1).replace(",", "")) > 10
