@@ -103,9 +103,11 @@ def evaluate_command(
                     folder / "events.jsonl", rejected_path=work / "rejected.jsonl"
                 )
             index = EventIndex(scored_from=_scored_from(folder, warmup))
+            n_events = 0
             with (folder / "events.jsonl").open("rb") as fh:
                 for line in fh:
                     index.add(orjson.loads(line))
+                    n_events += 1
             decisions: dict[str, dict[str, Decision]] = {}
             for cp, text in texts.items():
                 with console.status(f"deciding at the {cp} checkpoint"):
@@ -117,6 +119,7 @@ def evaluate_command(
         result = score(index, labels, decisions)
     result["seconds"] = round(time.perf_counter() - started, 1)
     result["decisions"] = sum(len(d) for d in decisions.values())
+    result["events"] = n_events
     _print(result)
     if out is not None:
         out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
@@ -137,7 +140,10 @@ def _pct(value: float | None) -> str:
 
 
 def _print(result: dict[str, Any]) -> None:
-    table = Table(title=f"{result['decisions']:,} decisions in {result['seconds']} s")
+    table = Table(
+        title=f"{result['events']:,} events, {result['decisions']:,} decisions "
+        f"in {result['seconds']} s"
+    )
     for column in ("attack", "labelled decisions", "caught", "floor", "GMV protected (USD)"):
         table.add_column(column, justify="left" if column == "attack" else "right")
     for attack, row in result["attacks"].items():
