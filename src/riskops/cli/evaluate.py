@@ -155,7 +155,11 @@ def _print(result: dict[str, Any]) -> None:
             "-" if floor is None else f">= {floor:.0%}",
             f"{row['gmv_protected_usd']:,.0f}",
         )
-    table.add_row("scraping", "-", "not decided", "-", "-")  # no checkpoint sees page views
+    from riskops.simulator import ATTACKS
+
+    for attack in ATTACKS:  # e.g. scraping: no checkpoint sees page views
+        if attack not in result["attacks"] and attack != "cod_refusal":
+            table.add_row(attack, "-", "not decided", "-", "-")
     console.print(table)
     fp = Table(title="false positives on legitimate traffic")
     fp.add_column("checkpoint")

@@ -32,6 +32,8 @@ def generate_day(world: World, em: Emitter, rng: np.random.Generator, day: int) 
         _scrapers(world, em, rng, day, level["scraping"])
     if level.get("fake_discount", 0):
         _fake_discounts(world, em, rng, day)
+    if level.get("counterfeit", 0):
+        _counterfeits(world, em, rng, day)
 
 
 def _gen2(world: World) -> bool:
@@ -358,3 +360,43 @@ def _fake_discounts(world: World, em: Emitter, rng: np.random.Generator, day: in
             )
             em.label("listing", listing, "fake_discount", "fake_discount")
         em.label("merchant", f"m{m:05d}", "fake_discount", "fake_discount")
+
+
+def _counterfeits(world: World, em: Emitter, rng: np.random.Generator, day: int) -> None:
+    """Counterfeit sellers list branded goods far below their usual price; buyers complain."""
+    sellers = np.flatnonzero(world.merchants.kind == MERCHANT_KINDS.index("counterfeit"))
+    for merchant in sellers:
+        m = int(merchant)
+        if rng.random() > 0.3:
+            continue
+        market = world.markets[int(world.merchants.market[m])]
+        currency = MARKETS[market].currency
+        listing = em.new_id("cf")
+        at = em.day_start_us(day) + int(rng.integers(0, 24)) * HOUR_US
+        price = round(float(rng.uniform(5, 20)) * MARKETS[market].price_scale, 2)
+        em.emit(
+            "listing.created",
+            at,
+            market,
+            {
+                "listing_id": listing,
+                "merchant_id": f"m{m:05d}",
+                "sku": f"cf-{listing}",
+                "title": "Original designer handbag, authentic",
+                "category": "fashion",
+                "price": price,
+                "currency": currency,
+            },
+        )
+        em.label("listing", listing, "counterfeit", "counterfeit")
+        em.emit(
+            "complaint.filed",
+            at + int(rng.integers(2, 9)) * DAY_US,
+            market,
+            {
+                "category": "counterfeit",
+                "merchant_id": f"m{m:05d}",
+                "text": "Fake product, not authentic / 假货",
+            },
+        )
+        em.label("merchant", f"m{m:05d}", "counterfeit", "counterfeit")

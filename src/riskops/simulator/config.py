@@ -41,6 +41,7 @@ ATTACKS: tuple[str, ...] = (
     "refund_abuse",
     "scraping",
     "fake_discount",
+    "counterfeit",
 )
 
 
@@ -65,6 +66,7 @@ class SimConfig:
             "refund_abuse": 1.0,
             "scraping": 1.0,
             "fake_discount": 1.0,
+            "counterfeit": 1.0,
         }
     )
     """Multiplier of each attack's default volume (0 turns it off)."""

@@ -37,6 +37,7 @@ def _price(world: World, sku: int, market: str) -> float:
 
 
 def generate_day(world: World, em: Emitter, rng: np.random.Generator, day: int) -> None:
+    _price_changes(world, em, rng, day)
     u = world.users
     registered = u.signup_day <= day
     sessions = np.where(registered, rng.poisson(u.activity), 0)
@@ -47,6 +48,31 @@ def generate_day(world: World, em: Emitter, rng: np.random.Generator, day: int) 
             hour = rng.choice(24, p=HOUR_WEIGHTS)
             at = em.day_start_us(day) + int((hour + rng.random()) * 3_600_000_000)
             _session(world, em, rng, int(user), at)
+
+
+def _price_changes(world: World, em: Emitter, rng: np.random.Generator, day: int) -> None:
+    """Honest merchants move some prices every day (up or down by up to 15 %), with an
+    honest "was" price when they cut one."""
+    skus = world.skus
+    honest = world.merchants.kind[skus.merchant] == 0
+    changing = np.flatnonzero(honest & (rng.random(len(skus.price)) < 0.01))
+    for sku in changing:
+        m = int(skus.merchant[sku])
+        market = world.markets[int(world.merchants.market[m])]
+        old = round(float(skus.price[sku]) * MARKETS[market].price_scale, 2)
+        factor = float(rng.uniform(0.85, 1.15))
+        skus.price[sku] = round(float(skus.price[sku]) * factor, 2)
+        new = round(float(skus.price[sku]) * MARKETS[market].price_scale, 2)
+        payload: dict[str, Any] = {
+            "listing_id": f"l{int(sku)}",
+            "merchant_id": f"m{m:05d}",
+            "sku": f"sku{int(sku)}",
+            "price": new,
+        }
+        if new < old:
+            payload["was_price"] = old
+        at = em.day_start_us(day) + int(rng.integers(0, 24)) * 3_600_000_000
+        em.emit("listing.updated", at, market, payload)
 
 
 def _register(em: Emitter, rng: np.random.Generator, user: int, day: int) -> None:
@@ -264,6 +290,47 @@ def place_order(
                 "currency": MARKETS[market].currency,
             },
             **who,
+        )
+        em.emit(  # the merchant accepts the return and refunds it
+            "refund.issued",
+            back + int(rng.integers(2, 6)) * DAY_US,
+            market,
+            {
+                "order_id": order_id,
+                "merchant_id": merchant,
+                "amount": amount,
+                "currency": MARKETS[market].currency,
+                "reason": "returned",
+            },
+            user=who["user"],
+        )
+    elif rng.random() < 0.01:  # a dispute: not as described
+        opened = arrives + int(rng.integers(1, 10)) * DAY_US
+        dispute_id = em.new_id("dp")
+        em.emit(
+            "dispute.opened",
+            opened,
+            market,
+            {
+                "order_id": order_id,
+                "merchant_id": merchant,
+                "dispute_id": dispute_id,
+                "reason": "not_as_described",
+                "amount": amount,
+                "currency": MARKETS[market].currency,
+            },
+            **who,
+        )
+        em.emit(
+            "dispute.resolved",
+            opened + int(rng.integers(2, 8)) * DAY_US,
+            market,
+            {
+                "dispute_id": dispute_id,
+                "order_id": order_id,
+                "merchant_id": merchant,
+                "outcome": "buyer_won" if rng.random() < 0.6 else "merchant_won",
+            },
         )
     elif rng.random() < 0.3:
         good = rng.random() < 0.85

@@ -120,6 +120,7 @@ def build_world(config: SimConfig, rng: np.random.Generator) -> World:
     kind_weights = np.array([0.95, 0.02, 0.02, 0.01])
     kind_weights[1] *= config.intensity.get("brushing", 1.0)
     kind_weights[2] *= config.intensity.get("fake_discount", 1.0)
+    kind_weights[3] *= config.intensity.get("counterfeit", 1.0)
     kind_weights /= kind_weights.sum()
     merchants = Merchants(
         market=rng.choice(len(markets), size=m, p=weights),
