@@ -45,3 +45,12 @@ def test_demo_runs_twice(tmp_path: Path) -> None:
         decided = re.search(r"([\d,]+) decisions \(", result.output)
         assert decided is not None
         assert int(decided.group(1).replace(",", "")) > 10
+
+
+def test_demo_never_deletes_a_folder_it_did_not_make(tmp_path: Path) -> None:
+    precious = tmp_path / "mine"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["demo", "--data-dir", str(precious), "--duration", "1"])
+    assert result.exit_code == 2
+    assert (precious / "notes.txt").read_text(encoding="utf-8") == "keep me"

@@ -49,3 +49,16 @@ def test_evaluate_refuses_a_folder_without_events(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["evaluate", "--events", str(tmp_path)])
     assert result.exit_code == 2
     assert "events.jsonl" in result.output
+
+
+def test_evaluate_refuses_bad_options(tmp_path: Path) -> None:
+    wrong = tmp_path / "rules"
+    wrong.mkdir()
+    (wrong / "order.yaml").write_text(starter_rulesets()["login"], encoding="utf-8")
+    for args, said in (
+        (["--days", "5", "--warmup", "5"], "--warmup"),
+        (["--rules", str(wrong)], "for the login checkpoint"),
+    ):
+        result = CliRunner().invoke(cli, ["evaluate", *args], env={"COLUMNS": "200"})
+        assert result.exit_code == 2, result.output
+        assert said in result.output

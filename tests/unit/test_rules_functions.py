@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from riskops.core.rules.evaluate import Context, compile_rule
+from riskops.core.rules.evaluate import Context, RuleRuntimeError, compile_rule
 from riskops.core.rules.functions import geo_km, not_followed_by, parse_duration
 from riskops.core.rules.parse import parse_rule
 from riskops.core.rules.sql import compile_sql
@@ -99,3 +99,18 @@ def test_not_followed_by(a: int | None, b: int | None, expected: bool) -> None:
 def test_not_followed_by_takes_fields() -> None:
     with pytest.raises(RuleTypeError, match="two fields"):
         check_rule(parse_rule('not_followed_by(1, b, duration("1h"))'), SCHEMA)
+
+
+def test_number_literals_at_their_limits() -> None:
+    with pytest.raises(Exception, match="double range"):
+        parse_rule("lat > 1e999")
+    closure, sql = _both("007 + a", {"a": 1})  # CEL: a decimal with leading zeros
+    assert closure == sql == 8
+    expr = parse_rule("abs(a) > 0")
+    with pytest.raises(RuleRuntimeError, match="overflow"):
+        compile_rule(expr)(Context({"a": -(2**63)}))
+    smallest = "(SELECT CAST(-9223372036854775808 AS BIGINT) AS a)"
+    query = f"SELECT {compile_sql(expr, SCHEMA)} FROM {smallest}"  # noqa: S608
+    with duckdb.connect() as con:
+        value = con.execute(query).fetchone()
+    assert value == (None,)

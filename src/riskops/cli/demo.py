@@ -19,10 +19,12 @@ import typer
 from rich.console import Console
 from rich.live import Live
 
+from riskops.cli.common import EXIT_INPUT
 from riskops.cli.demo_view import LiveStats, render
 from riskops.cli.evaluate import starter_rulesets
 
 console = Console()
+MARKER = ".riskops-demo"
 CHECKPOINT_OF = {
     "order.placed": "order",
     "coupon.claimed": "coupon_claim",
@@ -40,7 +42,7 @@ def demo_command(
     port: int = typer.Option(8600, help="Port of the API."),
     users: int = typer.Option(3000, help="Simulated users."),
     history_days: int = typer.Option(3, help="Days of simulated history loaded first."),
-    rate: float = typer.Option(60.0, help="Live events per second."),
+    rate: float = typer.Option(60.0, min=1.0, help="Live events per second."),
     duration: float = typer.Option(0.0, help="Stop after this many seconds (0: until Ctrl-C)."),
     seed: int = typer.Option(7, help="Simulation seed."),
     live: bool = typer.Option(True, "--live/--plain", help="A live view, or plain lines."),
@@ -58,16 +60,23 @@ def demo_command(
     from riskops.services.runtime import build_runtime
     from riskops.simulator import SimConfig, days
 
-    if data_dir.exists():  # a fresh start every time
+    marker = data_dir / MARKER
+    if data_dir.exists() and any(data_dir.iterdir()) and not marker.exists():
+        console.print(f"[red]riskops demo: {data_dir} is not empty and not a demo folder[/]")
+        raise typer.Exit(EXIT_INPUT)
+    if data_dir.exists():  # a fresh start every time (only ever a folder the demo made)
         shutil.rmtree(data_dir)
     data_dir.mkdir(parents=True)
-    settings = Settings(data_dir=data_dir, port=port, rules_reload_s=1.0)
+    marker.write_text("made by riskops demo; the next run deletes this folder\n", "utf-8")
+    settings = Settings(  # embedded, whatever the environment configures
+        data_dir=data_dir, port=port, rules_reload_s=1.0, database_url=None, state_backend="memory"
+    )
     runtime = build_runtime(settings)
     token = runtime.keys.create("demo", ["admin", "decide", "ingest", "read"]).token
     for checkpoint, text in starter_rulesets().items():
         version = runtime.rules.push(text, "demo", note="starter")
         runtime.rules.activate(checkpoint, version.version, "demo")
-    today = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     config = SimConfig(
         seed=seed,
         users=users,
@@ -187,6 +196,13 @@ def _forever(events: list[dict[str, Any]]) -> Any:
 
 
 async def _send(client: httpx.AsyncClient, event: dict[str, Any], stats: LiveStats) -> None:
+    try:
+        await _send_one(client, event, stats)
+    except httpx.HTTPError:  # a dropped connection is counted, the stream goes on
+        stats.errors += 1
+
+
+async def _send_one(client: httpx.AsyncClient, event: dict[str, Any], stats: LiveStats) -> None:
     checkpoint = CHECKPOINT_OF.get(event["type"])
     if checkpoint is None:
         response = await client.post("/v1/events", json=event)

@@ -44,14 +44,16 @@ class LiveStats:
         self.caught[attack] += stopped
 
     def _attack(self, event: dict[str, Any]) -> str | None:
+        """As ``riskops evaluate`` attributes them: the event, its order, a price claim's
+        listing, and the account for sign-ups and refunds."""
         base_id = str(event["event_id"]).split("-r")[0]
         payload = event.get("payload") or {}
-        for key in (
-            ("event", base_id),
-            ("order", str(payload.get("order_id"))),
-            ("listing", str(payload.get("listing_id"))),
-            ("user", str(event.get("user_id"))),
-        ):
+        keys = [("event", base_id), ("order", str(payload.get("order_id")))]
+        if event["type"] == "listing.updated":
+            keys.append(("listing", str(payload.get("listing_id"))))
+        if event["type"] in ("user.registered", "refund.requested", "return.requested"):
+            keys.append(("user", str(event.get("user_id"))))
+        for key in keys:
             found = self.attack_of.get(key)
             if found is not None and found != "cod_refusal":
                 return found

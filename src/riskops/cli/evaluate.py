@@ -70,6 +70,10 @@ def evaluate_command(
             path = rules / f"{cp}.yaml"
             if path.exists():
                 texts[cp] = path.read_text(encoding="utf-8")
+    problem = _check_inputs(texts, days, warmup, events)
+    if problem:
+        console.print(f"[red]riskops evaluate: {problem}[/]")
+        raise typer.Exit(EXIT_INPUT)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="riskops-evaluate-") as tmp, fail_on_error():
         work = Path(tmp)
@@ -95,7 +99,13 @@ def evaluate_command(
                 )
                 raise typer.Exit(EXIT_INPUT)
         runtime = build_runtime(
-            Settings(data_dir=work / "data", secret_key=os.urandom(16).hex()), with_state=False
+            Settings(  # a scratch log: never the configured database or state
+                data_dir=work / "data",
+                secret_key=os.urandom(16).hex(),
+                database_url=None,
+                state_backend="memory",
+            ),
+            with_state=False,
         )
         try:
             with console.status("loading the events into a scratch log"):
@@ -124,6 +134,26 @@ def evaluate_command(
     if out is not None:
         out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         console.print(f"wrote {out}")
+
+
+def _check_inputs(texts: dict[str, str], days: int, warmup: int, events: Path | None) -> str | None:
+    """What is wrong with the options, or None."""
+    from riskops.services.rules import compile_ruleset
+
+    for cp, text in texts.items():
+        try:
+            found = compile_ruleset(text).checkpoint
+        except Exception as exc:  # the ruleset's own error names the place
+            return f"{cp}.yaml: {exc}"
+        if found != cp:
+            return f"{cp}.yaml is a ruleset for the {found} checkpoint"
+    if events is None and not 0 <= warmup < days:
+        return "--warmup must be at least 0 and fewer than --days"
+    if events is not None:
+        path = events / "events.jsonl"
+        if path.exists() and path.stat().st_size == 0:
+            return f"{path} is empty"
+    return None
 
 
 def _scored_from(folder: Path, warmup_days: int) -> str:

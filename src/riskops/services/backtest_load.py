@@ -166,8 +166,9 @@ def _typed(value: object, kind: str) -> object:
         if isinstance(value, bool) or not isinstance(value, int | float):
             return None
         return float(value)
-    if kind == "int":
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
+    if kind == "int":  # 64-bit, as rules are
+        ok = isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
+        return value if ok else None
     if kind == "bool":
         return value if isinstance(value, bool) else None
     if kind == "string":

@@ -15,7 +15,9 @@ from riskops.simulator.world import MERCHANT_KINDS, STREETS, World
 
 MIN_US = 60_000_000
 HOUR_US = 3_600_000_000
-FARM_BASE = 9_000_000  # attacker-made users and devices are numbered from here
+FARM_BASE = 9_000_000  # attacker-made users and devices are numbered from here, each attack
+BRUSH, FARM, FARM_DEVICE, TAKEOVER, SCRAPER = (FARM_BASE + k * 2_000_000 for k in range(5))
+# in its own block of 2 million numbers (SimConfig caps the population below FARM_BASE / 2)
 
 
 def generate_day(world: World, em: Emitter, rng: np.random.Generator, day: int) -> None:
@@ -54,9 +56,9 @@ def _brushing(world: World, em: Emitter, rng: np.random.Generator, day: int, lev
         orders = int(rng.poisson(6 * level))
         start = em.day_start_us(day) + int(rng.integers(8, 20)) * HOUR_US
         for k in range(orders):
-            buyer = FARM_BASE + m * 100 + int(rng.integers(0, ring))
+            buyer = BRUSH + m * 100 + int(rng.integers(0, ring))
             user = _attacker_user(em, buyer, int(world.merchants.market[m]))
-            device = em.device_id(FARM_BASE + m * 100 + buyer % devices)
+            device = em.device_id(BRUSH + m * 100 + buyer % devices)
             gap = (
                 int(rng.integers(2, 50)) * HOUR_US // 10
                 if _gen2(world)
@@ -132,8 +134,8 @@ def _coupon_farm(
     spellings = ("Jalan Sudirman", "Jl. Sudirman", "JL SUDIRMAN", "Jln Sudirman", "Sudirman St.")
     start = em.day_start_us(day) + int(rng.integers(1, 5)) * HOUR_US
     for k in range(accounts):
-        number = FARM_BASE + 50_000 + day * 1000 + k
-        device_n = FARM_BASE + 60_000 + (k // 2 if gen2 else k % 3)
+        number = FARM + day * 1000 + k
+        device_n = FARM_DEVICE + (k // 2 if gen2 else k % 3)
         device: dict[str, Any] = {
             "fingerprint": em.device_id(device_n),
             "emulator": not gen2,
@@ -173,7 +175,7 @@ def _coupon_farm(
             "country": market,
             "phone": f"{MARKETS[market].phone_prefix}{number % 10_000_000:07d}",
         }
-        user = number % len(world.users)
+        user = _attacker_user(em, number, world.markets.index(market))  # the claim's market
         sku = int(rng.integers(0, len(world.skus.price)))
         order = place_order(
             world,
@@ -186,6 +188,7 @@ def _coupon_farm(
             address=address,
             method="cod" if MARKETS[market].cod_share > 0.1 else "wallet",
             refuse=0.0,
+            aftercare=False,
         )
         em.emit(
             "coupon.redeemed",
@@ -211,11 +214,11 @@ def _takeovers(world: World, em: Emitter, rng: np.random.Generator, day: int, le
     for _ in range(int(rng.poisson(5 * level))):
         victim = int(aged[int(rng.integers(0, len(aged)))])
         market = em.market_of(victim)
-        device = em.device_id(FARM_BASE + 70_000 + int(rng.integers(0, 10_000)))
+        device = em.device_id(TAKEOVER + int(rng.integers(0, 10_000)))
         ip = (
             em.home_ip(victim).rsplit(".", 1)[0] + ".251"
             if gen2
-            else f"185.220.{day}.{victim % 250}"
+            else f"185.220.{day % 250}.{victim % 250}"
         )
         who: dict[str, Any] = {"user": em.user_id(victim), "device": device, "ip": ip}
         at = em.day_start_us(day) + int(rng.integers(0, 24)) * HOUR_US
@@ -295,7 +298,7 @@ def _scrapers(world: World, em: Emitter, rng: np.random.Generator, day: int, lev
     """High-rate page views at a regular cadence (the adapted ones jitter and rotate IPs)."""
     gen2 = _gen2(world)
     for s in range(max(1, int(2 * level))):
-        device = em.device_id(FARM_BASE + 80_000 + s)
+        device = em.device_id(SCRAPER + s)
         market = world.markets[s % len(world.markets)]
         at = em.day_start_us(day) + int(rng.integers(0, 12)) * HOUR_US
         views = int(400 * level)

@@ -75,8 +75,8 @@ class SimConfig:
         problems = []
         if self.days < 1 or self.days > 366:
             problems.append("days must be between 1 and 366")
-        if self.users < 100:
-            problems.append("users must be at least 100")
+        if not 100 <= self.users <= 4_000_000:
+            problems.append("users must be between 100 and 4,000,000")
         if self.merchants < 10 or self.skus < self.merchants:
             problems.append("merchants must be at least 10, and skus at least merchants")
         if self.generation not in (1, 2):

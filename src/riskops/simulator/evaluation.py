@@ -65,6 +65,12 @@ class EventIndex:
     refused: set[str] = field(default_factory=set)
     delivered: set[str] = field(default_factory=set)
 
+    created_listings: set[str] = field(default_factory=set)
+    """``listing.created`` events: a fake discount is claimed by the update that follows."""
+
+    def context_only(self, event_id: str) -> bool:
+        return event_id in self.created_listings
+
     def add(self, event: Mapping[str, Any]) -> None:
         kind = event["type"]
         payload = event.get("payload") or {}
@@ -77,10 +83,12 @@ class EventIndex:
             return
         event_id = event["event_id"]
         self.checkpoint[event_id] = checkpoint
+        if kind == "listing.created":
+            self.created_listings.add(event_id)
         keys = [("event", event_id)]
         if payload.get("order_id"):
             keys.append(("order", payload["order_id"]))
-        if kind == "listing.updated" and payload.get("listing_id"):  # where a price is claimed
+        if kind.startswith("listing.") and payload.get("listing_id"):
             keys.append(("listing", payload["listing_id"]))
         if kind in _ACCOUNT_LEVEL and event.get("user_id"):  # the account is the abuse
             keys.append(("user", event["user_id"]))
@@ -122,9 +130,10 @@ def score(
                 counts[0] += decision.stopped
                 counts[1] += 1
                 continue
-            for attack in attacks:
-                if checkpoint not in DECIDED_AT.get(attack, frozenset()):
-                    continue
+            decided_here = {a for a in attacks if checkpoint in DECIDED_AT.get(a, frozenset())}
+            if not decided_here or index.context_only(event_id):
+                continue  # an attack's event that is not its decision: neither caught nor legit
+            for attack in decided_here:
                 row = per_attack.setdefault(attack, {"events": 0, "caught": 0, "gmv": 0.0})
                 row["events"] += 1
                 row["caught"] += decision.stopped
@@ -173,11 +182,12 @@ def _cod(index: EventIndex, decided: Mapping[str, Decision]) -> dict[str, Any]:
 
 
 def _switched(decision: Decision | None) -> bool:
-    return decision is not None and decision.stopped
+    return decision is not None and decision.switched
 
 
 def _floors(attacks: Mapping[str, Any], fp: Mapping[str, float | None]) -> dict[str, bool]:
-    worst_fp = max((v for v in fp.values() if v is not None), default=0.0)
+    rates = [v for v in fp.values() if v is not None]
+    worst_fp = max(rates) if rates else 1.0  # no legitimate decision scored: nothing shown
     out = {
         f"{attack} >= {floor:.0%} caught": bool(
             attacks.get(attack, {}).get("caught") is not None and attacks[attack]["caught"] >= floor

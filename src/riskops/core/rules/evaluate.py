@@ -283,6 +283,6 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "matches": lambda s, p: _regex(p).search(s) is not None,
     "lower": lambda s: s.lower(),
     "upper": lambda s: s.upper(),
-    "abs": abs,
+    "abs": lambda x: _int_range(abs(x), None),
     "geo_km": geo_km,
 }

@@ -6,6 +6,7 @@ leading-dot names), each with its position.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from celpy.celparser import CELParseError, CELParser
@@ -272,9 +273,13 @@ def _literal_value(token: Token) -> Any:
     text = str(token)
     kind = token.type
     if kind == "INT_LIT":
-        return int(text, 0) if not text.lstrip("-").startswith("0x") else int(text, 16)
+        hexadecimal = text.lstrip("-").lower().startswith("0x")
+        return int(text, 16) if hexadecimal else int(text, 10)  # CEL: 007 is 7
     if kind == "FLOAT_LIT":
-        return float(text)
+        value = float(text)
+        if not math.isfinite(value):
+            raise RuleSyntaxError("number out of the double range", _pos(token))
+        return value
     if kind == "BOOL_LIT":
         return text == "true"
     if kind == "NULL_LIT":

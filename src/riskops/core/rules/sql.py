@@ -119,7 +119,7 @@ _FUNCTIONS: dict[str, Callable[[list[str]], str]] = {
     "matches": lambda a: f"regexp_matches({a[0]}, {a[1]})",  # RE2, as the closures
     "lower": lambda a: f"lower({a[0]})",
     "upper": lambda a: f"upper({a[0]})",
-    "abs": lambda a: f"abs({a[0]})",
+    "abs": lambda a: f"try(abs({a[0]}))",  # abs(-2**63) overflows: an error, as in closures
 }
 
 

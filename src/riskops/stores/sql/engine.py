@@ -121,13 +121,13 @@ class SqlStore:
             conn = self.engine.connect()
         except sa.exc.OperationalError as exc:
             raise Unavailable(f"database unreachable: {exc.orig}") from exc
-        queued = write and self._writers is not None
+        queued = False
         try:
             if write:
                 conn = conn.execution_options(**{_WRITE: True})
-            if queued:
-                assert self._writers is not None
+            if write and self._writers is not None:
                 self._writers.acquire()
+                queued = True  # only what was taken is let go
             yield SqlUnitOfWork(conn)  # SQLAlchemy begins on first use
         finally:
             if conn.in_transaction():
