@@ -22,19 +22,10 @@ from rich.live import Live
 from riskops.cli.common import EXIT_INPUT
 from riskops.cli.demo_view import LiveStats, render
 from riskops.cli.evaluate import starter_rulesets
+from riskops.simulator.evaluation import CHECKPOINT_OF
 
 console = Console()
 MARKER = ".riskops-demo"
-CHECKPOINT_OF = {
-    "order.placed": "order",
-    "coupon.claimed": "coupon_claim",
-    "login.succeeded": "login",
-    "user.registered": "registration",
-    "refund.requested": "refund_request",
-    "return.requested": "refund_request",
-    "listing.created": "listing",
-    "listing.updated": "listing",
-}
 
 
 def demo_command(
