@@ -28,6 +28,7 @@ def test_every_checkpoint_has_a_valid_documented_starter_ruleset() -> None:
             assert rule["reason"]["en"]
             assert rule["reason"]["zh"]
             assert f"`{rule['id']}`" in doc
+            assert " ".join(rule["when"].split()) in doc, rule["id"]  # the doc shows the rule
 
 
 def test_evaluate_prints_per_attack_figures_and_the_floors(tmp_path: Path) -> None:

@@ -31,6 +31,8 @@ def test_score_counts_caught_false_positives_and_cod() -> None:
         _event("e5", "return.requested", order_id="o1"),  # not where brushing is decided
         _event("r3", "order.cod_refused", order_id="o3"),
         _event("d4", "order.delivered", order_id="o4"),
+        _event("e6", "order.placed", order_id="o6", payment_method="cod"),  # switched, honest
+        _event("d6", "order.delivered", order_id="o6"),
     ]
     for e in events:
         index.add(e)
@@ -46,7 +48,10 @@ def test_score_counts_caught_false_positives_and_cod() -> None:
             "e4": Decision("allow", 5.0),
         },
         "refund_request": {"e5": Decision("allow", 0.0)},
-        "payment_method": {"e3": Decision("allow", 5.0, switched=True)},
+        "payment_method": {
+            "e3": Decision("allow", 5.0, switched=True),
+            "e6": Decision("allow", 5.0, switched=True),
+        },
     }
     result = score(index, labels, decisions)
     brushing = result["attacks"]["brushing"]
@@ -54,10 +59,11 @@ def test_score_counts_caught_false_positives_and_cod() -> None:
     assert brushing["gmv_protected_usd"] == 10.0  # 150,000 IDR at 15,000 per USD
     assert result["false_positive_rate"]["order"] == 0.5
     assert result["cod"] == {
-        "cod_orders": 2,
-        "refusal_rate_before": 0.5,
-        "switched_to_online": 1,
+        "cod_orders": 3,
+        "refusal_rate_before": 0.3333,
+        "switched_to_online": 2,
         "refusal_rate_after": 0.0,
+        "accepted_parcels_switched": 0.5,  # o6 would have been accepted; o4 was kept COD
         "target": 0.08,
     }
     assert result["floors"]["brushing >= 95% caught"] is False

@@ -201,7 +201,8 @@ def _print(result: dict[str, Any]) -> None:
     console.print(
         f"COD: {cod['cod_orders']:,} parcels; refused {_pct(cod['refusal_rate_before'])} "
         f"as simulated, {_pct(cod['refusal_rate_after'])} after switching "
-        f"{cod['switched_to_online']:,} to online payment (target <= {cod['target']:.0%}); "
+        f"{cod['switched_to_online']:,} to online payment (target <= {cod['target']:.0%}; "
+        f"{_pct(cod['accepted_parcels_switched'])} of accepted parcels switched); "
         f"review load {result['review_load']:,}"
     )
     for floor, ok in result["floors"].items():

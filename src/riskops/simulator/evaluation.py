@@ -38,6 +38,9 @@ CHECKPOINT_OF: dict[str, str] = {
     "listing.updated": "listing",
 }
 
+Key = tuple[str, str]
+"""A labelled entity: (entity type, entity id)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:
@@ -59,7 +62,7 @@ class EventIndex:
     """Decisions on events before this time (RFC 3339) are not scored: the warm-up, when
     features have no history yet."""
     checkpoint: dict[str, str] = field(default_factory=dict)  # event id -> checkpoint
-    keys: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    keys: dict[str, tuple[Key, ...]] = field(default_factory=dict)
     cod_orders: dict[str, str] = field(default_factory=dict)  # order id -> its event id
     usd: dict[str, float] = field(default_factory=dict)  # event id -> local units per USD
     refused: set[str] = field(default_factory=set)
@@ -107,7 +110,7 @@ def score(
 ) -> dict[str, Any]:
     """``decisions``: checkpoint -> event id -> decision. Labels of the COD refusal attack are
     scored as the refusal rate, not as events to stop."""
-    attack_of: dict[tuple[str, str], set[str]] = {}
+    attack_of: dict[Key, set[str]] = {}
     for label in labels:
         key = (str(label["entity_type"]), str(label["entity_id"]))
         attack_of.setdefault(key, set()).add(str(label["attack"]))
@@ -149,7 +152,7 @@ def score(
         for attack, row in sorted(per_attack.items())
     }
     fp_out = {cp: round(n / total, 5) if total else None for cp, (n, total) in sorted(fp.items())}
-    cod = _cod(index, decisions.get("payment_method", {}))
+    cod = _cod(index, decisions.get("payment_method", {}), attack_of)
     floors = _floors(attacks_out, fp_out)
     after = cod["refusal_rate_after"]
     floors[f"COD refusals <= {COD_TARGET:.0%} after the switch"] = (
@@ -164,19 +167,30 @@ def score(
     }
 
 
-def _cod(index: EventIndex, decided: Mapping[str, Decision]) -> dict[str, Any]:
+def _cod(
+    index: EventIndex, decided: Mapping[str, Decision], attack_of: Mapping[Key, set[str]]
+) -> dict[str, Any]:
     """Refusals among cash-on-delivery parcels that were delivered or refused: as simulated,
     and among those left COD after the switch (a switched order is paid online, so it cannot
-    be refused)."""
+    be refused). The switch's cost: honest buyers' parcels (no attack label) that would have
+    been accepted, asked to pay online instead."""
     resolved = [o for o in index.cod_orders if o in index.refused or o in index.delivered]
     kept = [o for o in resolved if not _switched(decided.get(index.cod_orders[o]))]
     before = sum(o in index.refused for o in resolved)
     after = sum(o in index.refused for o in kept)
+    honest = [
+        o
+        for o in resolved
+        if o in index.delivered
+        and not any(attack_of.get(k) for k in index.keys.get(index.cod_orders[o], ()))
+    ]
+    honest_switched = sum(_switched(decided.get(index.cod_orders[o])) for o in honest)
     return {
         "cod_orders": len(resolved),
         "refusal_rate_before": round(before / len(resolved), 4) if resolved else None,
         "switched_to_online": len(resolved) - len(kept),
         "refusal_rate_after": round(after / len(kept), 4) if kept else None,
+        "accepted_parcels_switched": round(honest_switched / len(honest), 4) if honest else None,
         "target": COD_TARGET,
     }
 
