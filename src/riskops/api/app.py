@@ -15,7 +15,7 @@ from riskops import __version__
 from riskops.api.errors import install_error_handlers
 from riskops.api.fast_path import RiskopsApi
 from riskops.api.metrics import STATE_CURSOR, MetricsMiddleware
-from riskops.api.routes import audit, decisions, entities, events, health, lists, rules
+from riskops.api.routes import analytics, audit, decisions, entities, events, health, lists, rules
 from riskops.config import Settings
 from riskops.services.group_commit import GroupCommitter
 from riskops.services.runtime import Runtime, build_runtime
@@ -106,6 +106,7 @@ def create_app(
     app.include_router(rules.router)
     app.include_router(lists.router)
     app.include_router(audit.router)
+    app.include_router(analytics.router)
     return app
 
 

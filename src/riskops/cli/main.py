@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from riskops.cli import analytics as analytics_cmd
 from riskops.cli import keys as keys_cmd
 from riskops.cli import lists as lists_cmd
 from riskops.cli import policy as policy_cmd
@@ -35,6 +36,7 @@ app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(rules_cmd.app, name="rules")
 app.add_typer(lists_cmd.app, name="lists")
 app.add_typer(policy_cmd.app, name="policy")
+app.add_typer(analytics_cmd.app, name="analytics")
 app.command("serve")(serve_command)
 app.command("ingest")(ingest_command)
 app.command("backtest")(backtest_command)

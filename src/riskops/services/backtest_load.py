@@ -4,7 +4,7 @@ the rules read, the amount, what a label may name) and every label, whenever it 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,10 +20,8 @@ from riskops.core.entities.extract import (
     ip24_of,
     phone_id,
 )
+from riskops.services.log_scan import Progress, scan_log
 from riskops.stores.base import Store, StoredEvent
-
-Progress = Callable[[int, int], None]
-CHUNK = 20_000
 
 _ARROW: dict[str, pa.DataType] = {
     "int": pa.int64(),
@@ -84,20 +82,9 @@ def load(store: Store, secret: bytes, req: Request, progress: Progress | None) -
     """Read the whole log once (labels can arrive any time after the range)."""
     cols = Columns()
     cols.cp = {k: [] for k in ("seq", "market", "payment_method", "amount", *req.event_fields)}
-    with store.begin() as uow:
-        total = uow.events.last_seq()
     start = None if req.since_us is None else req.since_us - req.history_us
-    cursor = 0
-    while True:
-        with store.begin() as uow:
-            rows = uow.events.read_after(cursor, CHUNK)
-        if not rows:
-            break
-        for row in rows:
-            _row(cols, row, secret, req, start)
-        cursor = rows[-1].seq
-        if progress is not None:
-            progress(cursor, max(total, cursor))
+    for row in scan_log(store, progress):
+        _row(cols, row, secret, req, start)
     return cols
 
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from riskops.config import Settings
 from riskops.core.decisions.policy import Policy
 from riskops.core.events import ParseLimits
+from riskops.services.analytics.service import AnalyticsService
 from riskops.services.audit import AuditService
 from riskops.services.backtest import BacktestService
 from riskops.services.clock import Clock, system_clock
@@ -41,9 +42,11 @@ class Runtime:
     backtests: BacktestService
     policy: PolicyService
     audit: AuditService
+    analytics: AnalyticsService
     clock: Clock = field(default=system_clock)
 
     def close(self) -> None:
+        self.analytics.close()
         self.state.close()
         self.store.close()
 
@@ -101,6 +104,7 @@ def build_runtime(
         ),
         backtests=BacktestService(store, secret, rules, lists_cache, policy),
         audit=AuditService(store),
+        analytics=AnalyticsService(store, secret, clock),
         policy=policy,
         clock=clock,
     )

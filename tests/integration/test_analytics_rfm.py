@@ -1,0 +1,107 @@
+"""RFM scores, segments, exclusions and bad input, on hand-made orders and on Online Retail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+import pytest
+
+from riskops.services.analytics.data import AnalyticsData
+from riskops.services.analytics.inputs import AnalyticsInputError
+from riskops.services.analytics.rfm import rfm
+from tests.integration.analytics_data import T0, labels, orders, retail, retail_path
+
+
+def _ten_customers() -> AnalyticsData:
+    # customer k (1..10): last bought on day 90 + k (k = 10 the most recent), k orders of 10 USD
+    rows = [(f"o{k}-{i}", f"u{k:02d}", 90 + k - i, 10.0) for k in range(1, 11) for i in range(k)]
+    return AnalyticsData.from_tables({"orders": orders(rows)})
+
+
+def test_quintile_scores_rank_customers_best_is_five() -> None:
+    with _ten_customers() as data:
+        result = rfm(data, as_of=datetime(2026, 4, 11))
+        got = {row["user_id"]: row for row in result.customers.to_pylist()}
+    # ten customers, strictly ordered on every axis: two per quintile
+    assert [got[f"u{k:02d}"]["r"] for k in range(1, 11)] == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    assert [got[f"u{k:02d}"]["f"] for k in range(1, 11)] == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    assert got["u10"]["frequency"] == 10
+    assert got["u10"]["monetary_usd"] == 100.0
+    assert got["u10"]["recency_days"] == pytest.approx((datetime(2026, 4, 11) - T0).days - 100)
+    assert got["u10"]["segment"] == "champions"
+    assert got["u10"]["benefit"] == "exclusive_benefits"
+    assert got["u01"]["segment"] == "lost"
+    assert sum(s.customers for s in result.segments) == 10
+    assert result.warnings == []
+
+
+def test_ties_share_a_score() -> None:
+    rows = [(f"o{k}", f"u{k}", 10.0, 5.0) for k in range(8)] + [("o9a", "u9", 1, 5.0)]
+    with AnalyticsData.from_tables({"orders": orders(rows)}) as data:
+        got = {r["user_id"]: r for r in rfm(data).customers.to_pylist()}
+    # eight customers bought once on the same day: the same R and F
+    assert len({(got[f"u{k}"]["r"], got[f"u{k}"]["f"]) for k in range(8)}) == 1
+    assert got["u9"]["r"] == 1  # the one who bought earliest
+    assert got["u0"]["r"] == 1 + (5 * 1) // 9  # one customer strictly worse
+
+
+def test_abusers_and_attack_orders_are_left_out_unless_asked() -> None:
+    rows = [("o1", "good", 1, 50.0), ("o2", "farm", 2, 5.0), ("o3", "victim", 3, 80.0)]
+    rows.append(("o4", "victim", 4, 900.0))  # placed by an account takeover
+    tables = {
+        "orders": orders(rows),
+        "labels": labels([("user", "farm", "coupon_abuse"), ("order", "o4", "account_takeover")]),
+    }
+    with AnalyticsData.from_tables(tables, blocked=["good"]) as data:
+        default = {r["user_id"]: r for r in rfm(data).customers.to_pylist()}
+        everyone = {r["user_id"] for r in rfm(data, include_abusers=True).customers.to_pylist()}
+        assert rfm(data).excluded_users == 2
+    assert set(default) == {"victim"}  # the takeover's victim stays a customer
+    assert default["victim"]["monetary_usd"] == 80.0  # without the attacker's order
+    assert everyone == {"good", "farm", "victim"}
+
+
+def test_bad_input_is_named() -> None:
+    with AnalyticsData.from_tables({}) as empty, pytest.raises(AnalyticsInputError) as err:
+        rfm(empty)
+    assert err.value.field == "orders"
+    with AnalyticsData.from_tables({"orders": orders([("o1", "u1", 5, 10.0)])}) as one:
+        with pytest.raises(AnalyticsInputError, match="as_of: no purchases on or before"):
+            rfm(one, as_of=datetime(2025, 1, 1))
+        result = rfm(one)
+        assert result.warnings[0].startswith("only 1 customer(s)")
+    zero = orders([("o1", "u1", 5, 0.0), ("o2", "u2", 5, -3.0)])
+    with AnalyticsData.from_tables({"orders": zero}) as data, pytest.raises(AnalyticsInputError):
+        rfm(data)  # no positive purchase: nothing to score
+
+
+def test_identical_timestamps_give_a_neutral_recency() -> None:
+    rows = [(f"o{k}", f"u{k}", 3, 10.0 * (k + 1)) for k in range(6)]
+    with AnalyticsData.from_tables({"orders": orders(rows)}) as data:
+        result = rfm(data)
+    assert {r["r"] for r in result.customers.to_pylist()} == {3}
+    assert any("same recency" in w for w in result.warnings)
+    assert any("same frequency" in w for w in result.warnings)
+
+
+def test_online_retail_matches_an_independent_count() -> None:
+    path = retail_path()
+    with retail() as data:
+        result = rfm(data)
+        got = {r["user_id"]: r for r in result.customers.to_pylist()}
+    con = duckdb.connect()
+    expected = con.execute(
+        """SELECT CAST(CAST(CustomerID AS BIGINT) AS VARCHAR) AS id,
+                  count(DISTINCT InvoiceNo), sum(Quantity * UnitPrice)
+           FROM read_parquet(?) WHERE CustomerID IS NOT NULL
+             AND NOT starts_with(InvoiceNo, 'C') AND Quantity * UnitPrice > 0
+           GROUP BY id""",
+        [str(path)],
+    ).fetchall()
+    assert len(got) == len(expected) == 4338
+    for customer, frequency, spend in expected:
+        assert got[customer]["frequency"] == frequency
+        assert got[customer]["monetary_usd"] == pytest.approx(spend / 0.79, abs=0.01)
+    assert got["12347"]["segment"] == "champions"
+    assert sum(s.customers for s in result.segments) == 4338
