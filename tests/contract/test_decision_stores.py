@@ -58,6 +58,13 @@ def test_decisions_are_stored_and_read_back(store: SqlStore) -> None:
     with store.begin() as uow:
         assert uow.decisions.get("dec-1") == row
         assert uow.decisions.get("dec-2") is None
+    many = [DecisionRow(f"dec-{k}", "login", f"evt-{k}", "allow", k, 200 + k, "{}") for k in (3, 4)]
+    with store.begin(write=True) as uow:
+        uow.decisions.add_many(many)
+        uow.decisions.add_many([])
+        uow.commit()
+    with store.begin() as uow:
+        assert [uow.decisions.get(r.decision_id) for r in many] == many
 
 
 def test_audit_log_is_append_only_newest_first(store: SqlStore) -> None:

@@ -118,9 +118,8 @@ class IngestService:
                         if p.extraction is not None
                     ),
                 )
-            for decision in decisions:  # a decision on a repeated event is settled later
-                if decision.event_id in inserted:
-                    uow.decisions.add(decision)
+            # a decision on a repeated event is settled later
+            uow.decisions.add_many([d for d in decisions if d.event_id in inserted])
             dup_ids = [p.row.event_id for p, f in zip(prepared, fresh_flags, strict=True) if not f]
             dup_seqs = uow.events.seqs(dup_ids) if dup_ids else {}
             uow.commit()

@@ -4,6 +4,7 @@ every backend."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -78,6 +79,10 @@ class Rulesets(Protocol):
 
 class Decisions(Protocol):
     def add(self, row: DecisionRow) -> None: ...
+
+    def add_many(self, rows: Sequence[DecisionRow]) -> None:
+        """Every row, in one statement (a group commit's decisions)."""
+        ...
 
     def get(self, decision_id: str) -> DecisionRow | None: ...
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -83,17 +85,11 @@ class SqlDecisions:
         self._conn = conn
 
     def add(self, row: DecisionRow) -> None:
-        self._conn.execute(
-            decisions.insert().values(
-                decision_id=row.decision_id,
-                checkpoint=row.checkpoint,
-                event_id=row.event_id,
-                outcome=row.outcome,
-                score=row.score,
-                created_at_us=row.created_at_us,
-                body=row.body,
-            )
-        )
+        self.add_many([row])
+
+    def add_many(self, rows: Sequence[DecisionRow]) -> None:
+        if rows:  # one compiled statement, executed for every row
+            self._conn.execute(decisions.insert(), [_decision_values(r) for r in rows])
 
     def get(self, decision_id: str) -> DecisionRow | None:
         row = self._conn.execute(
@@ -109,6 +105,18 @@ class SqlDecisions:
             .limit(1)
         ).first()
         return DecisionRow(*row) if row else None
+
+
+def _decision_values(row: DecisionRow) -> dict[str, object]:
+    return {
+        "decision_id": row.decision_id,
+        "checkpoint": row.checkpoint,
+        "event_id": row.event_id,
+        "outcome": row.outcome,
+        "score": row.score,
+        "created_at_us": row.created_at_us,
+        "body": row.body,
+    }
 
 
 class SqlAudit:
