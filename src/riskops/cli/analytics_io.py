@@ -151,3 +151,71 @@ def write_table(table: pa.Table, out: Path) -> None:
     else:
         raise _fail("--out", f"{out.name}: use .csv, .parquet or .json")
     err_console.print(f"wrote {table.num_rows:,} rows to {out}")
+
+
+def rows_table(rows: list[dict[str, Any]]) -> pa.Table:
+    """Rows of one result (dicts of plain values) as an Arrow table, for --out."""
+    if not rows:
+        return pa.table({})
+    cleaned = [
+        {
+            k: (v if not isinstance(v, list | tuple | dict) else json.dumps(v, ensure_ascii=False))
+            for k, v in row.items()
+        }
+        for row in rows
+    ]
+    return pa.Table.from_pylist(cleaned)
+
+
+def show(title: str, rows: list[dict[str, Any]], columns: list[str], limit: int = 40) -> None:
+    """A Rich table of ``columns`` of the first ``limit`` rows; shares as percentages."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title if len(rows) <= limit else f"{title} (first {limit} of {len(rows)})")
+    for column in columns:
+        table.add_column(column, justify="left" if column in _TEXT else "right")
+    for row in rows[:limit]:
+        table.add_row(*(_cell(column, row.get(column)) for column in columns))
+    Console().print(table)
+
+
+_TEXT = {
+    "channel",
+    "merchant_id",
+    "sku",
+    "group",
+    "term",
+    "week",
+    "user_id",
+    "cohort",
+    "referrer_user_id",
+    "root_user_id",
+    "shared",
+    "reason",
+    "top_negative_aspects",
+    "step",
+    "page",
+    "segment",
+    "source",
+    "excluded_reason",
+    "kind",
+    "action",
+}
+_SHARES = ("conversion", "repeat", "share", "rate", "rise", "retention", "uplift")
+
+
+def _cell(column: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if any(part in column for part in _SHARES) and "usd" not in column:
+            return f"{value:.1%}"
+        return f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return str(value)
