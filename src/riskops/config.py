@@ -35,6 +35,10 @@ class Settings(BaseSettings):
         description="HMAC key for fingerprints and identifier hashes. Default: generated once "
         "into data_dir/secret.key. Changing it changes every derived hash.",
     )
+    webhook_secret: str | None = Field(
+        default=None,
+        description="Shared secret that signs webhooks (cart recovery actions); none: not sent.",
+    )
     host: str = Field(default="127.0.0.1", description="Address `riskops serve` binds.")
     port: int = Field(default=8600, description="Port `riskops serve` binds.")
     max_batch: int = Field(default=1000, ge=1, le=10000, description="Most events in one POST.")

@@ -15,7 +15,17 @@ from riskops import __version__
 from riskops.api.errors import install_error_handlers
 from riskops.api.fast_path import RiskopsApi
 from riskops.api.metrics import STATE_CURSOR, MetricsMiddleware
-from riskops.api.routes import analytics, audit, decisions, entities, events, health, lists, rules
+from riskops.api.routes import (
+    analytics,
+    analytics_ops,
+    audit,
+    decisions,
+    entities,
+    events,
+    health,
+    lists,
+    rules,
+)
 from riskops.config import Settings
 from riskops.services.group_commit import GroupCommitter
 from riskops.services.runtime import Runtime, build_runtime
@@ -107,6 +117,7 @@ def create_app(
     app.include_router(lists.router)
     app.include_router(audit.router)
     app.include_router(analytics.router)
+    app.include_router(analytics_ops.router)
     return app
 
 

@@ -202,7 +202,7 @@ _TEXT = {
     "kind",
     "action",
 }
-_SHARES = ("conversion", "repeat", "share", "rate", "rise", "retention", "uplift")
+_SHARES = ("conversion", "repeat", "share", "rate", "rise", "retention", "absolute", "ci_")
 
 
 def _cell(column: str, value: Any) -> str:

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from riskops.cli import analytics as analytics_cmd
-from riskops.cli import analytics_ops  # noqa: F401  (adds its commands to analytics_cmd.app)
+from riskops.cli import analytics_flow, analytics_ops  # noqa: F401  (add their commands)
 from riskops.cli import keys as keys_cmd
 from riskops.cli import lists as lists_cmd
 from riskops.cli import policy as policy_cmd

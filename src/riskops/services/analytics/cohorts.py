@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from riskops.services.analytics.channels import USERS_SQL
 from riskops.services.analytics.data import AnalyticsData
 from riskops.services.analytics.inputs import AnalyticsInputError
 
@@ -84,8 +85,8 @@ def _base(
     orders = data.customer_orders(include_abusers=include_abusers)
     o = f"o AS (SELECT user_id, ts, amount_usd, market, date_trunc('{period}', ts)::DATE AS per "
     o += f"FROM ({orders}) WHERE ts IS NOT NULL)"
-    channel = """(SELECT first(channel ORDER BY registered_at) FROM users u
-                  WHERE u.user_id = m.user_id)"""
+    # the acquisition channel as channels.py defines it: registration, else first visit
+    channel = f"(SELECT a.channel FROM ({USERS_SQL}) a WHERE a.user_id = m.user_id)"
     if cohort_by == "first_purchase":
         if _count(data, f"WITH {o} SELECT count(*) FROM o") == 0:
             raise AnalyticsInputError("orders", "no purchases to build cohorts from")

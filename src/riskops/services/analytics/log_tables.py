@@ -132,6 +132,8 @@ class LogTables:
     def _usd(self, amount: object, currency: object) -> float | None:
         if not isinstance(amount, int | float):
             return None
+        if currency is None:  # an amount without its currency cannot be added up
+            return None
         rate = self._per_usd.get(str(currency))
         if rate is None:
             self.unknown_currencies.add(str(currency))

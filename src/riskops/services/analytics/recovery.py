@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -259,3 +259,50 @@ def actions_table(plan: RecoveryPlan) -> pa.Table:
         for a in plan.actions
     ]
     return pa.Table.from_pylist(rows, schema=pa.schema(list(_ACTION_COLUMNS.items())))
+
+
+def actions_from_rows(rows: list[dict[str, Any]]) -> list[RecoveryAction]:
+    """Actions back from the rows of :func:`actions_table` (a file written when the campaign
+    was planned) or of :func:`action_payload` (JSON), to measure them later. A row that does
+    not fit names the row and the field."""
+    out = []
+    for n, row in enumerate(rows, 1):
+        try:
+            similar = row.get("similar_skus") or ()
+            if isinstance(similar, str):
+                similar = tuple(s.strip() for s in similar.split(",") if s.strip())
+            out.append(
+                RecoveryAction(
+                    action_id=str(row["action_id"]),
+                    campaign_id=str(row["campaign_id"]),
+                    group="holdout" if row["group"] == "holdout" else "treated",
+                    kind="similar_items" if row["kind"] == "similar_items" else "discount",
+                    user_id=str(row["user_id"]),
+                    cart_id=str(row["cart_id"]),
+                    cart_last_change=_time(row["cart_last_change"]),
+                    cart_value_usd=_float(row.get("cart_value_usd")),
+                    action_at=_time(row["action_at"]),
+                    discount_percent=_float(row.get("discount_percent")),
+                    discount_usd=_float(row.get("discount_usd")),
+                    expires_at=None if row.get("expires_at") is None else _time(row["expires_at"]),
+                    similar_skus=tuple(similar),
+                )
+            )
+            if row["group"] not in ("treated", "holdout"):
+                raise ValueError(f"group {row['group']!r}: treated or holdout")
+        except KeyError as exc:
+            raise AnalyticsInputError(f"actions[{n}].{exc.args[0]}", "missing") from None
+        except (TypeError, ValueError) as exc:
+            raise AnalyticsInputError(f"actions[{n}]", str(exc)) from None
+    return out
+
+
+def _time(value: object) -> datetime:
+    """A naive UTC time (as the analytics tables hold), from a datetime or ISO 8601 text."""
+    if not isinstance(value, datetime):
+        value = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+def _float(value: object) -> float | None:
+    return None if value is None else float(str(value))
