@@ -261,3 +261,11 @@ def test_the_documented_example_runs_and_prints_what_it_says(
         "2026-01-12 1.0 0.0 True flagged",
         "accuracy (1), delivery (1), quality (1)",
     ]
+
+
+def test_categories_come_from_the_data_when_not_given() -> None:
+    rows = [_r("m1", "s1", 5, GOOD_EN), _r("m1", "s2", 1, BAD_EN), _r("m2", "s3", 1, BAD_EN)]
+    skus = pa.table({"sku": ["s1", "s2"], "category": ["home", "toys"]})
+    with AnalyticsData.from_tables({"reviews": _reviews(rows), "skus": skus}) as data:
+        heat = review_heat(data, by="category")
+    assert {r.key: r.reviews for r in heat} == {"home": 1, "toys": 1, "(unknown)": 1}

@@ -34,8 +34,16 @@ SCHEMAS: dict[str, dict[str, pa.DataType]] = {
         "coupon": _B,
         "device": _S,
         "session_id": _S,
+        "merchant_id": _S,
     },
-    "order_events": {"order_id": _S, "user_id": _S, "type": _S, "ts": _T, "amount_usd": _F},
+    "order_events": {
+        "order_id": _S,
+        "user_id": _S,
+        "type": _S,
+        "ts": _T,
+        "amount_usd": _F,
+        "merchant_id": _S,
+    },
     "users": {
         "user_id": _S,
         "registered_at": _T,
@@ -88,6 +96,7 @@ SCHEMAS: dict[str, dict[str, pa.DataType]] = {
         "language": _S,
     },
     "labels": {"entity_type": _S, "entity_id": _S, "label": _S},
+    "skus": {"sku": _S, "merchant_id": _S, "category": _S, "title": _S},
     "touches": {"user_id": _S, "kind": _S, "value": _S},
 }
 """Every analytics table and its columns; a source that lacks one still creates it, empty."""
@@ -126,6 +135,7 @@ class LogTables:
             name: {c: [] for c in schema} for name, schema in SCHEMAS.items()
         }
         self._touched: set[tuple[str, str, str]] = set()
+        self._skus: dict[str, dict[str, Any]] = {}
         self.unknown_currencies: set[str] = set()
         self.events = 0
 
@@ -184,6 +194,7 @@ class LogTables:
                 type=kind,
                 ts=at_us,
                 amount_usd=self._usd(amount, payload.get("currency")),
+                merchant_id=payload.get("merchant_id"),
             )
         elif kind == "user.registered":
             self._append(
@@ -220,6 +231,8 @@ class LogTables:
                 text=payload.get("text"),
                 language=payload.get("language"),
             )
+        elif kind in ("listing.created", "listing.updated"):
+            self._sku(payload)
         elif kind == "address.changed" and isinstance(payload.get("address"), dict):
             self._touch(user, "address", address_id(payload["address"], self._secret))
 
@@ -251,7 +264,10 @@ class LogTables:
             coupon=bool(payload.get("coupon_codes")),
             device=device,
             session_id=payload.get("session_id"),
+            merchant_id=items[0].get("merchant_id") if items else None,
         )
+        for item in items:
+            self._sku(item)
         address = payload.get("shipping_address")
         if isinstance(address, dict):
             self._touch(user, "address", address_id(address, self._secret))
@@ -259,7 +275,20 @@ class LogTables:
         if token:
             self._touch(user, "instrument", instrument_id(token, self._secret))
 
+    def _sku(self, fields: Mapping[str, Any]) -> None:
+        """The latest known merchant, category and title of a SKU (listings, order lines)."""
+        sku = fields.get("sku")
+        if not sku:
+            return
+        known = self._skus.setdefault(str(sku), {"sku": str(sku)})
+        for key in ("merchant_id", "category", "title"):
+            if fields.get(key):
+                known[key] = fields[key]
+
     def tables(self) -> dict[str, pa.Table]:
+        for known in self._skus.values():
+            self._append("skus", **known)
+        self._skus = {}
         return {
             name: pa.table(
                 {c: pa.array(v, type=SCHEMAS[name][c]) for c, v in self.cols[name].items()}

@@ -116,9 +116,10 @@ def review_heat(
     min_reviews: int = 1,
     include_abusers: bool = False,
 ) -> list[HeatRow]:
-    """Per group (``by``: sku, merchant, category - needs ``categories``, sku → category - or
-    all), the ``top`` terms of ``kind`` (aspect or keyword) by polarised mentions; groups with
-    fewer than ``min_reviews`` reviews are left out. Biggest groups first."""
+    """Per group (``by``: sku, merchant, category - from ``categories``, sku → category, or
+    else the categories the data's listings and order lines name - or all), the ``top``
+    terms of ``kind`` (aspect or keyword) by polarised mentions; groups with fewer than
+    ``min_reviews`` reviews are left out. Biggest groups first."""
     if by not in LEVELS:
         raise AnalyticsInputError("by", f"unknown level {by!r} (use {', '.join(LEVELS)})")
     if kind not in KINDS:
@@ -126,9 +127,12 @@ def review_heat(
     _whole("top", top)
     _whole("min_reviews", min_reviews)
     if by == "category" and categories is None:
-        raise AnalyticsInputError(
-            "categories", "by='category' needs a sku → category mapping (reviews carry none)"
-        )
+        categories = _known_categories(data)  # from listings and order lines in the data
+        if not categories:
+            raise AnalyticsInputError(
+                "categories",
+                "by='category' needs a sku → category mapping: the data names no categories",
+            )
     cats = _categories(categories or {})
     aspects = _lexicon(lexicon)
     source = _reviews_sql(data, include_abusers)
@@ -154,6 +158,13 @@ def review_heat(
         HeatRow(by, str(k), kind, str(t), n, pos, neg, p, ng, _ratio(p, pos), _ratio(ng, neg))
         for k, t, n, pos, neg, p, ng in rows
     ]
+
+
+def _known_categories(data: AnalyticsData) -> dict[str, str]:
+    rows = data.con.execute(
+        "SELECT sku, category FROM skus WHERE sku IS NOT NULL AND category IS NOT NULL"
+    ).fetchall()
+    return {str(sku): str(category) for sku, category in rows}
 
 
 def _categories(categories: Mapping[str, str]) -> pa.Table:
