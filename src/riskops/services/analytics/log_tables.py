@@ -43,6 +43,7 @@ SCHEMAS: dict[str, dict[str, pa.DataType]] = {
         "ts": _T,
         "amount_usd": _F,
         "merchant_id": _S,
+        "outcome": _S,
     },
     "users": {
         "user_id": _S,
@@ -97,12 +98,16 @@ SCHEMAS: dict[str, dict[str, pa.DataType]] = {
     },
     "labels": {"entity_type": _S, "entity_id": _S, "label": _S},
     "skus": {"sku": _S, "merchant_id": _S, "category": _S, "title": _S},
+    "listings": {"listing_id": _S, "merchant_id": _S, "sku": _S},
     "touches": {"user_id": _S, "kind": _S, "value": _S},
 }
 """Every analytics table and its columns; a source that lacks one still creates it, empty."""
 
 _ORDER_OUTCOMES = frozenset(
     {
+        "order.shipped",
+        "dispute.resolved",
+        "complaint.filed",
         "order.delivered",
         "order.cod_refused",
         "order.cancelled",
@@ -195,6 +200,7 @@ class LogTables:
                 ts=at_us,
                 amount_usd=self._usd(amount, payload.get("currency")),
                 merchant_id=payload.get("merchant_id"),
+                outcome=payload.get("outcome"),  # a dispute's resolution
             )
         elif kind == "user.registered":
             self._append(
@@ -233,6 +239,11 @@ class LogTables:
             )
         elif kind in ("listing.created", "listing.updated"):
             self._sku(payload)
+            if kind == "listing.created":
+                self._append(
+                    "listings",
+                    **{k: payload.get(k) for k in ("listing_id", "merchant_id", "sku")},
+                )
         elif kind == "address.changed" and isinstance(payload.get("address"), dict):
             self._touch(user, "address", address_id(payload["address"], self._secret))
 
