@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from riskops.api.app import create_app
+from riskops.services.file_ingest import FileIngest
 from riskops.services.runtime import Runtime, build_runtime
+from riskops.simulator import SimConfig, simulate
 from tests.factories import NOW
 from tests.integration.servers import ServerPool
 from tests.integration.testclient import TestClient
@@ -38,3 +41,15 @@ def ops_client(ops_runtime: Runtime) -> Iterator[TestClient]:
     with TestClient(create_app(runtime=ops_runtime)) as client:
         client.headers["Authorization"] = f"Bearer {token}"
         yield client
+
+
+@pytest.fixture
+def market(ops_runtime: Runtime, ops_client: TestClient, tmp_path: Path) -> TestClient:
+    """Eight simulated days of 400 users (attacks included) in the log, ending before NOW."""
+    start = (NOW - timedelta(days=9)).replace(hour=0, minute=0, second=0, microsecond=0)
+    config = SimConfig(seed=3, days=8, users=400, start=start)
+    simulate(config, tmp_path / "events.jsonl", tmp_path / "labels.jsonl")
+    FileIngest(ops_runtime.ingest, ops_runtime.clock).run(
+        tmp_path / "events.jsonl", rejected_path=tmp_path / "rejected.jsonl"
+    )
+    return ops_client

@@ -6,29 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from riskops.cli.main import app as cli
-from riskops.services.file_ingest import FileIngest
-from riskops.services.runtime import Runtime
-from riskops.simulator import SimConfig, simulate
 from tests.factories import NOW
 from tests.integration.testclient import TestClient
 
 ENV = {"COLUMNS": "200"}
-
-
-@pytest.fixture
-def market(ops_runtime: Runtime, ops_client: TestClient, tmp_path: Path) -> TestClient:
-    """Eight simulated days of 400 users (attacks included) in the log, ending before NOW."""
-    start = (NOW - timedelta(days=9)).replace(hour=0, minute=0, second=0, microsecond=0)
-    config = SimConfig(seed=3, days=8, users=400, start=start)
-    simulate(config, tmp_path / "events.jsonl", tmp_path / "labels.jsonl")
-    FileIngest(ops_runtime.ingest, ops_runtime.clock).run(
-        tmp_path / "events.jsonl", rejected_path=tmp_path / "rejected.jsonl"
-    )
-    return ops_client
 
 
 def test_cohorts_funnel_and_page_exits(market: TestClient) -> None:

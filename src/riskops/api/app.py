@@ -19,6 +19,7 @@ from riskops.api.routes import (
     analytics,
     analytics_ops,
     audit,
+    credit,
     decisions,
     entities,
     events,
@@ -118,6 +119,7 @@ def create_app(
     app.include_router(audit.router)
     app.include_router(analytics.router)
     app.include_router(analytics_ops.router)
+    app.include_router(credit.router)
     return app
 
 

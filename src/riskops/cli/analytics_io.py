@@ -140,7 +140,7 @@ def write_table(table: pa.Table, out: Path) -> None:
     """CSV, Parquet or JSON (records) by the file's suffix."""
     suffix = out.suffix.lower()
     if suffix == ".csv":
-        pacsv.write_csv(table, out)
+        pacsv.write_csv(_flat(table), out)
     elif suffix == ".parquet":
         pq.write_table(table, out)
     elif suffix == ".json":
@@ -151,6 +151,16 @@ def write_table(table: pa.Table, out: Path) -> None:
     else:
         raise _fail("--out", f"{out.name}: use .csv, .parquet or .json")
     err_console.print(f"wrote {table.num_rows:,} rows to {out}")
+
+
+def _flat(table: pa.Table) -> pa.Table:
+    """CSV cells hold no lists: list columns become their items joined by "; "."""
+    for i, column in enumerate(table.schema):
+        if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
+            joined = ["; ".join(map(str, v)) if v is not None else None
+                      for v in table.column(i).to_pylist()]  # fmt: skip
+            table = table.set_column(i, column.name, pa.array(joined, pa.string()))
+    return table
 
 
 def rows_table(rows: list[dict[str, Any]]) -> pa.Table:

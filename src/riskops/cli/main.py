@@ -12,6 +12,7 @@ from rich.table import Table
 
 from riskops.cli import analytics as analytics_cmd
 from riskops.cli import analytics_flow, analytics_ops  # noqa: F401  (add their commands)
+from riskops.cli import credit as credit_cmd
 from riskops.cli import keys as keys_cmd
 from riskops.cli import lists as lists_cmd
 from riskops.cli import policy as policy_cmd
@@ -38,6 +39,7 @@ app.add_typer(rules_cmd.app, name="rules")
 app.add_typer(lists_cmd.app, name="lists")
 app.add_typer(policy_cmd.app, name="policy")
 app.add_typer(analytics_cmd.app, name="analytics")
+app.add_typer(credit_cmd.app, name="credit")
 app.command("serve")(serve_command)
 app.command("ingest")(ingest_command)
 app.command("backtest")(backtest_command)

@@ -1,0 +1,95 @@
+"""User and merchant credit on this deployment's event log: score, tier, reasons in English
+and Chinese, and what the tier allows (user privileges, merchant traffic exposure)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from starlette.responses import Response
+
+from riskops.api.deps import require, runtime
+from riskops.api.errors import json_response
+from riskops.api.routes.analytics import _as_of, _run
+from riskops.core.credit import MerchantCredit, UserCredit
+from riskops.errors import NotFound
+from riskops.services.analytics.data import AnalyticsData
+from riskops.services.runtime import Runtime
+from riskops.stores.base import ApiKeyRow
+
+router = APIRouter(prefix="/v1/credit", tags=["credit"])
+
+
+def _credit(item: UserCredit | MerchantCredit) -> dict[str, Any]:
+    out = asdict(item)
+    out["reasons"] = [asdict(r) for r in item.reasons]
+    return out
+
+
+@router.get("/users/{user_id}", summary="A user's credit: score, tier, privileges, reasons")
+async def get_user_credit(
+    user_id: str,
+    as_of: str | None = None,
+    rt: Runtime = Depends(runtime),
+    _key: ApiKeyRow = Depends(require("read")),
+) -> Response:
+    from riskops.services.analytics.inputs import AnalyticsInputError
+    from riskops.services.credit import user_credit
+
+    when = _as_of(as_of)
+
+    def analysis(data: AnalyticsData) -> list[UserCredit]:
+        return user_credit(data, as_of=when, user_ids=[user_id])
+
+    try:
+        found = await _run(rt, analysis)
+    except AnalyticsInputError as exc:
+        if exc.field == "user_ids":
+            raise NotFound(f"no user {user_id} in the event log") from None
+        raise
+    return json_response(_credit(found[0]))
+
+
+@router.get("/merchants", summary="Every merchant's credit, tier and exposure multiplier")
+async def get_merchants_credit(
+    as_of: str | None = None,
+    rt: Runtime = Depends(runtime),
+    _key: ApiKeyRow = Depends(require("read")),
+) -> Response:
+    from riskops.services.credit import merchant_credit_report
+
+    when = _as_of(as_of)
+
+    def analysis(data: AnalyticsData) -> Any:
+        return merchant_credit_report(data, as_of=when)
+
+    report = await _run(rt, analysis)
+    return json_response(
+        {
+            "as_of": report.as_of.isoformat(),
+            "warnings": list(report.warnings),
+            "merchants": [_credit(m) for m in report.merchants],
+        }
+    )
+
+
+@router.get("/merchants/{merchant_id}", summary="A merchant's credit and exposure multiplier")
+async def get_merchant_credit(
+    merchant_id: str,
+    as_of: str | None = None,
+    rt: Runtime = Depends(runtime),
+    _key: ApiKeyRow = Depends(require("read")),
+) -> Response:
+    from riskops.services.credit import merchant_credit_report
+
+    when = _as_of(as_of)
+
+    def analysis(data: AnalyticsData) -> Any:
+        return merchant_credit_report(data, as_of=when)
+
+    report = await _run(rt, analysis)
+    for m in report.merchants:
+        if m.merchant_id == merchant_id:
+            return json_response(_credit(m))
+    raise NotFound(f"no merchant {merchant_id} in the event log")

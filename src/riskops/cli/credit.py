@@ -1,0 +1,82 @@
+"""`riskops credit users | merchants`: credit scores, tiers, reasons (English and Chinese) and
+what each tier allows, from the event log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from riskops.cli.analytics import AsOf, Db, Out, _as_of
+from riskops.cli.analytics_io import input_errors, open_data, write_table
+
+app = typer.Typer(help="User and merchant credit: scores, tiers, reasons, privileges.")
+console = Console()
+
+
+@app.command("users")
+def users_command(
+    user: list[str] = typer.Option([], "--user", "-u", help="Only these users (repeat)."),
+    database_url: str | None = Db,
+    as_of: str | None = AsOf,
+    top: int = typer.Option(20, help="Rows to show (lowest scores first)."),
+    out: Path | None = Out,
+) -> None:
+    """Each user's credit score (300-850), tier, privileges and the reasons behind them."""
+    from riskops.services.credit import user_credit, user_credit_table
+
+    with input_errors(), open_data(None, [], None, database_url, out) as data:
+        rows = user_credit(data, as_of=_as_of(as_of), user_ids=user or None)
+    ranked = sorted(rows, key=lambda r: (r.score, r.user_id))
+    table = Table(title=f"user credit, {len(rows):,} users (lowest first)")
+    for head in ("user", "score", "tier", "express refund", "password-free USD", "reasons"):
+        table.add_column(
+            head, justify="right" if head in ("score", "password-free USD") else "left"
+        )
+    for r in ranked[:top]:
+        reasons = "; ".join(f"{x.en} / {x.zh}" for x in r.reasons[:2]) or "-"
+        table.add_row(
+            r.user_id,
+            str(r.score),
+            r.tier,
+            "yes" if r.privileges.express_refund else "no",
+            f"{r.privileges.password_free_limit_usd:,.0f}",
+            reasons,
+        )
+    console.print(table)
+    tiers: dict[str, int] = {}
+    for r in rows:
+        tiers[r.tier] = tiers.get(r.tier, 0) + 1
+    console.print("tiers: " + ", ".join(f"{t} {n:,}" for t, n in sorted(tiers.items())))
+    if out is not None:
+        with input_errors():
+            write_table(user_credit_table(rows), out)
+
+
+@app.command("merchants")
+def merchants_command(
+    database_url: str | None = Db,
+    as_of: str | None = AsOf,
+    top: int = typer.Option(20, help="Rows to show (lowest scores first)."),
+    out: Path | None = Out,
+) -> None:
+    """Each merchant's credit score (0-100), tier, traffic-exposure multiplier and reasons."""
+    from riskops.services.credit import merchant_credit_report, merchant_credit_table
+
+    with input_errors(), open_data(None, [], None, database_url, out) as data:
+        report = merchant_credit_report(data, as_of=_as_of(as_of))
+    ranked = sorted(report.merchants, key=lambda m: (m.score, m.merchant_id))
+    table = Table(title=f"merchant credit, {len(ranked):,} merchants (lowest first)")
+    for head in ("merchant", "score", "tier", "exposure", "reasons"):
+        table.add_column(head, justify="right" if head in ("score", "exposure") else "left")
+    for m in ranked[:top]:
+        reasons = "; ".join(f"{x.en} / {x.zh}" for x in m.reasons[:2]) or "-"
+        table.add_row(m.merchant_id, str(m.score), m.tier, f"×{m.exposure:g}", reasons)
+    console.print(table)
+    for warning in report.warnings:
+        console.print(f"[yellow]note:[/] {warning}")
+    if out is not None:
+        with input_errors():
+            write_table(merchant_credit_table(report.merchants), out)
