@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from riskops.services.analytics.data import AnalyticsData
@@ -93,10 +94,15 @@ def test_online_retail_matches_an_independent_count() -> None:
     con = duckdb.connect()
     expected = con.execute(
         """SELECT CAST(CAST(CustomerID AS BIGINT) AS VARCHAR) AS id,
-                  count(DISTINCT InvoiceNo), sum(Quantity * UnitPrice)
+                  count(DISTINCT InvoiceNo) FILTER (
+                    WHERE NOT starts_with(InvoiceNo, 'C') AND Quantity * UnitPrice > 0),
+                  greatest(0, sum(Quantity * UnitPrice) FILTER (
+                    WHERE NOT starts_with(InvoiceNo, 'C') AND Quantity * UnitPrice > 0)
+                    - coalesce(sum(-Quantity * UnitPrice) FILTER (
+                    WHERE starts_with(InvoiceNo, 'C') OR Quantity < 0), 0))
            FROM read_parquet(?) WHERE CustomerID IS NOT NULL
-             AND NOT starts_with(InvoiceNo, 'C') AND Quantity * UnitPrice > 0
-           GROUP BY id""",
+           GROUP BY id HAVING count(*) FILTER (
+             WHERE NOT starts_with(InvoiceNo, 'C') AND Quantity * UnitPrice > 0) > 0""",
         [str(path)],
     ).fetchall()
     assert len(got) == len(expected) == 4338
@@ -104,4 +110,25 @@ def test_online_retail_matches_an_independent_count() -> None:
         assert got[customer]["frequency"] == frequency
         assert got[customer]["monetary_usd"] == pytest.approx(spend / 0.79, abs=0.01)
     assert got["12347"]["segment"] == "champions"
+    assert got["16446"]["monetary_usd"] < 10  # bought 80,995 units, cancelled them at once
     assert sum(s.customers for s in result.segments) == 4338
+
+
+def test_monetary_is_net_of_refunds_and_never_negative() -> None:
+    events = pa.table(
+        {
+            "order_id": ["o1", "o2", "o2"],
+            "user_id": ["a", "b", "b"],
+            "type": ["refund.issued", "return.requested", "refund.issued"],
+            "ts": [T0 + timedelta(days=3)] * 3,
+            "amount_usd": [30.0, 999.0, 500.0],  # b's return and its refund: counted once
+        }
+    )
+    rows = orders([("o1", "a", 1, 50.0), ("o2", "b", 1, 80.0), ("o3", "c", 1, 10.0)])
+    with AnalyticsData.from_tables({"orders": rows, "order_events": events}) as data:
+        got = {
+            r["user_id"]: r for r in rfm(data, as_of=T0 + timedelta(days=5)).customers.to_pylist()
+        }
+    assert (got["a"]["monetary_usd"], got["a"]["refunded_usd"]) == (20.0, 30.0)
+    assert got["b"]["monetary_usd"] == 0.0  # refunded more than it paid: floored at zero
+    assert got["c"]["refunded_usd"] == 0.0

@@ -16,6 +16,7 @@ from riskops.cli.analytics_io import (
     ORDERS_HELP,
     input_errors,
     open_data,
+    show,
     write_table,
 )
 
@@ -166,13 +167,12 @@ def clv_command(
     ranked = result.customers.sort_by(
         [("clv_usd" if result.spend else "expected_purchases", "descending")]
     )
-    table = Table(title=f"top {top} customers, next {horizon} days")
-    names = ("user_id", "frequency", "p_alive", "expected_purchases", "clv_usd")
-    for name in names:
-        table.add_column(name, justify="left" if name == "user_id" else "right")
-    for row in ranked.slice(0, top).to_pylist():
-        table.add_row(*("-" if row[n] is None else f"{row[n]:,}" for n in names))
-    console.print(table)
+    names = ["user_id", "frequency", "monetary_usd", "p_alive", "expected_purchases"]
+    show(
+        f"top {top} customers, next {horizon} days",
+        ranked.slice(0, top).to_pylist(),
+        [*names, "clv_usd"] if result.spend else names,
+    )
     if out is not None:
         with input_errors():
             write_table(result.customers, out)

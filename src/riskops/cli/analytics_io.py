@@ -212,7 +212,17 @@ _TEXT = {
     "kind",
     "action",
 }
-_SHARES = ("conversion", "repeat", "share", "rate", "rise", "retention", "absolute", "ci_")
+_SHARES = (
+    "conversion",
+    "repeat",
+    "share",
+    "rate",
+    "rise",
+    "retention",
+    "absolute",
+    "ci_",
+    "p_alive",
+)
 
 
 def _cell(column: str, value: Any) -> str:

@@ -133,6 +133,17 @@ class AnalyticsData:
         return f"""SELECT * FROM orders WHERE user_id IS NOT NULL AND amount_usd > 0
             AND order_id NOT IN (SELECT order_id FROM attack_orders) {keep_users}"""
 
+    def refunds_by_user(self) -> str:
+        """SQL of ``(user_id, refunded_usd)`` up to the bound timestamp parameter: refunds paid
+        (``refund.issued``) or, where a user has none - an order export - the value of their
+        cancellation and return lines. Monetary figures are net of it."""
+        return """SELECT user_id, CASE WHEN count(*) FILTER (WHERE type = 'refund.issued') > 0
+                THEN sum(amount_usd) FILTER (WHERE type = 'refund.issued')
+                ELSE coalesce(sum(amount_usd) FILTER (WHERE type = 'return.requested'), 0)
+                END AS refunded_usd
+            FROM order_events WHERE user_id IS NOT NULL AND amount_usd > 0 AND ts <= ?::TIMESTAMP
+            GROUP BY user_id"""
+
     def close(self) -> None:
         self.con.close()
 

@@ -1,8 +1,8 @@
 """RFM over the orders that count as purchases (``AnalyticsData.customer_orders``): per customer
 recency (days since the last purchase, as of ``as_of``), frequency (orders) and monetary value
-(total spend in US dollars), their quintile scores and named segment
-(:mod:`riskops.core.analytics.rfm`), and the benefit package of the segment. Blocked users and
-labelled abusers are left out unless ``include_abusers``."""
+(total spend in US dollars, net of refunds and cancellations, never below zero), their quintile
+scores and named segment (:mod:`riskops.core.analytics.rfm`), and the benefit package of the
+segment. Blocked users and labelled abusers are left out unless ``include_abusers``."""
 
 from __future__ import annotations
 
@@ -60,12 +60,16 @@ def rfm(
         when = as_of.replace(tzinfo=None)  # stored times are UTC without a zone
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE rfm_base AS
-        SELECT user_id,
-               date_diff('second', max(ts), ?::TIMESTAMP) / 86400.0 AS recency_days,
-               count(DISTINCT order_id) AS frequency,
-               sum(amount_usd) AS monetary_usd
-        FROM ({orders}) WHERE ts <= ?::TIMESTAMP GROUP BY user_id""",
-        [when, when],
+        WITH bought AS (
+          SELECT user_id,
+                 date_diff('second', max(ts), ?::TIMESTAMP) / 86400.0 AS recency_days,
+                 count(DISTINCT order_id) AS frequency, sum(amount_usd) AS spent
+          FROM ({orders}) WHERE ts <= ?::TIMESTAMP GROUP BY user_id)
+        SELECT b.user_id, b.recency_days, b.frequency,
+               greatest(b.spent - coalesce(r.refunded_usd, 0), 0) AS monetary_usd,
+               coalesce(r.refunded_usd, 0) AS refunded_usd
+        FROM bought b LEFT JOIN ({data.refunds_by_user()}) r USING (user_id)""",
+        [when, when, when],
     )
     n = _one(con, "SELECT count(*) FROM rfm_base")
     if n == 0:
@@ -94,7 +98,8 @@ def rfm(
             {_score("monetary_usd", "ASC", flat)} AS m
           FROM rfm_base)
         SELECT s.user_id, round(s.recency_days, 2) AS recency_days, s.frequency,
-               round(s.monetary_usd, 2) AS monetary_usd, s.r, s.f, s.m, g.segment, b.benefit
+               round(s.monetary_usd, 2) AS monetary_usd, round(s.refunded_usd, 2) AS refunded_usd,
+               s.r, s.f, s.m, g.segment, b.benefit
         FROM scored s JOIN rfm_segments g USING (r, f, m) JOIN rfm_benefits b USING (segment)
         ORDER BY s.r DESC, s.f DESC, s.m DESC, s.user_id"""
     ).to_arrow_table()
