@@ -33,8 +33,9 @@ def test_orders_outcomes_skus_and_touches() -> None:
         "user_id": "u1",
         "payload": {"order_id": "o1", "merchant_id": "m1"},
     }
-    cart = {"type": "cart.item_added", "market": "ID", "payload": {"sku": "k2", "price": 3.0}}
-    for n, record in enumerate((order, listing, delivered, cart)):
+    cart = {"type": "cart.item_added", "market": "ID", "payload": {"sku": "k2", "price": 30_000.0}}
+    stray = {"type": "cart.item_added", "market": "ZZ", "payload": {"sku": "k3", "price": 1.0}}
+    for n, record in enumerate((order, listing, delivered, cart, stray)):
         tables.add(record, 1_000_000 * n)
     got = {name: t.to_pylist() for name, t in tables.tables().items()}
     assert got["orders"][0]["merchant_id"] == "m1"
@@ -47,6 +48,7 @@ def test_orders_outcomes_skus_and_touches() -> None:
         ("device", "u1"),
         ("instrument", "u1"),
     }
-    assert got["cart_items"][0]["price_usd"] is None  # a price without its currency
+    assert got["cart_items"][0]["price_usd"] == 2.0  # no currency: the market's (IDR)
+    assert got["cart_items"][1]["price_usd"] is None  # a market without a known currency
     assert tables.unknown_currencies == set()
-    assert tables.events == 4
+    assert tables.events == 5

@@ -72,6 +72,9 @@ def test_bad_input_is_named() -> None:
             rfm(one, as_of=datetime(2025, 1, 1))
         result = rfm(one)
         assert result.warnings[0].startswith("only 1 customer(s)")
+        (alone,) = result.customers.to_pylist()
+        assert (alone["r"], alone["f"], alone["m"]) == (3, 3, 3)  # nobody to rank against
+        assert alone["segment"] == "need_attention"
     zero = orders([("o1", "u1", 5, 0.0), ("o2", "u2", 5, -3.0)])
     with AnalyticsData.from_tables({"orders": zero}) as data, pytest.raises(AnalyticsInputError):
         rfm(data)  # no positive purchase: nothing to score

@@ -45,6 +45,14 @@ def test_carts_recovery_holdout_and_uplift(market: TestClient) -> None:
     )
     assert no_secret.status_code == 422
     assert no_secret.json()["error"]["problems"][0]["field"] == "webhook_url"
+    for body, field in (
+        ({"campaign_id": "c1", "include_abusers": "false"}, "include_abusers"),
+        ({"campaign_id": "c1", "max_discount_usd": "abc"}, "max_discount_usd"),
+        ({"campaign_id": "c1", "idle": "0h"}, "idle"),
+    ):
+        refused = market.post("/v1/analytics/carts/recovery", json=body)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"]["problems"][0]["field"] == field
     plan = market.post(
         "/v1/analytics/carts/recovery", json={"campaign_id": "c1", "holdout_share": 0.5}
     )
@@ -108,6 +116,11 @@ def test_cli_on_the_same_log(market: TestClient, tmp_path: Path) -> None:
     measured = runner.invoke(cli, ["analytics", "carts", "--measure", str(actions)], env=env)
     assert measured.exit_code == 0, measured.output
     assert "treated vs holdout" in measured.output
+    markup = runner.invoke(cli, ["analytics", "funnel", "page.viewed[/]", "order.placed"], env=env)
+    assert markup.exit_code == 2, markup.output  # an error naming the step, not a crash
+    idle = runner.invoke(cli, ["analytics", "carts", "--idle", "0h"], env=env)
+    assert idle.exit_code == 2
+    assert "--idle" in idle.output
     bad = runner.invoke(cli, ["analytics", "cohorts", "--period", "year"], env=env)
     assert bad.exit_code == 2
     assert "period" in bad.output

@@ -190,6 +190,20 @@ def test_connection_errors_are_retried_then_reported() -> None:
     assert waits == [0.5, 1.0]
 
 
+def test_a_receiver_that_is_down_is_not_tried_for_every_message() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    messages = [Message(f"m{i}", {}) for i in range(6)]
+    report = deliver(
+        f"http://127.0.0.1:{port}/", SECRET, messages, policy=FAST,
+        clock=lambda: NOW, sleep=lambda _: None, use_env_proxy=False,
+    )  # fmt: skip
+    assert [d.attempts for d in report.deliveries] == [3, 3, 3, 0, 0, 0]
+    assert report.failed == 6
+    assert "not tried" in (report.deliveries[-1].error or "")
+
+
 def _action(action_id: str, group: str) -> RecoveryAction:
     t = datetime(2024, 3, 1, 17)
     return RecoveryAction(

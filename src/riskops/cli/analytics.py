@@ -30,7 +30,7 @@ Columns = typer.Option([], "--column", "-c", help=COLUMNS_HELP)
 Fx = typer.Option(None, "--fx", help="JSON of currency: units per US dollar (rates to add up).")
 Db = typer.Option(None, "--database-url", help="Overrides RISKOPS_DATABASE_URL.")
 Abusers = typer.Option(False, "--include-abusers", help="Keep blocked and labelled abusers.")
-Out = typer.Option(None, "--out", "-o", help="Write the per-customer table (.csv .parquet .json).")
+Out = typer.Option(None, "--out", "-o", help="Write the result table (.csv, .parquet or .json).")
 Chart = typer.Option(None, "--chart", help="Write a chart (.html).")
 AsOf = typer.Option(None, "--as-of", help="Measure as of (ISO 8601; default: the last order).")
 

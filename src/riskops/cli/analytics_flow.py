@@ -13,10 +13,12 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from riskops.cli import charts
-from riskops.cli.analytics import Abusers, AsOf, Chart, Columns, Db, Fx, Orders, Out, app
+from riskops.cli.analytics import Abusers, Chart, Columns, Db, Fx, Orders, Out, app
 from riskops.cli.analytics_io import input_errors, open_data, rows_table, show, write_table
+from riskops.cli.common import EXIT_UNAVAILABLE
 
 console = Console()
 
@@ -71,14 +73,23 @@ def cohorts_command(
     if out is not None:
         with input_errors():
             write_table(rows_table([asdict(c) for c in cells]), out)
-    if chart is not None and value == "retention":
+    if chart is not None:
+        cells_of = [[r.get(k) for k in offsets] for r in table]
+        top = max((v for row in cells_of for v in row if v is not None), default=1.0) or 1.0
+        shaded = cells_of if value == "retention" else [
+            [None if v is None else v / top for v in row] for row in cells_of
+        ]  # fmt: skip
         svg = charts.heatmap(
-            "retention",
+            value,
             [f"{r.get('group') or ''} {r['cohort']}".strip() for r in table],
             [k.replace("k", "+") for k in offsets],
-            [[r.get(k) for k in offsets] for r in table],
+            shaded,
+            texts=None
+            if value == "retention"
+            else [["" if v is None else f"{v:,.0f}" for v in row] for row in cells_of],
         )
-        charts.write_page(chart, "Retention by cohort / 同期群留存", svg)
+        note = "" if value == "retention" else f"shade: share of the largest cell ({top:,.2f})"
+        charts.write_page(chart, f"{value} by cohort / 同期群", svg, note)
         console.print(f"wrote {chart}")
 
 
@@ -140,24 +151,26 @@ def funnel_command(
         with input_errors():
             write_table(rows_table(rows), out)
     if chart is not None:
-        first = [r for r in rows if r.get("group") == rows[0].get("group")] if rows else []
-        svg = charts.bars("entered each step", [r["name"] for r in first],
-                          [float(r["entered"]) for r in first])  # fmt: skip
-        charts.write_page(chart, "Funnel / 转化漏斗", svg)
+        labels = [f"{r['group']} · {r['step']}. {r['name']}" if by else f"{r['step']}. {r['name']}"
+                  for r in rows]  # fmt: skip
+        svg = charts.bars("entered each step", labels, [float(r["entered"]) for r in rows])
+        charts.write_page(chart, "Funnel / 转化漏斗", svg, "users (or sessions) entering each step")
         console.print(f"wrote {chart}")
 
 
 @app.command("carts")
 def carts_command(
     database_url: str | None = Db,
-    as_of: str | None = AsOf,
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Measure as of (ISO 8601; default: now)."
+    ),
     idle: str = typer.Option("1h", help="A cart left this long without an order is abandoned."),
     campaign: str | None = typer.Option(None, help="Plan recovery actions under this campaign."),
     kind: str = typer.Option("discount", help="discount or similar_items."),
     discount: float = typer.Option(10.0, help="Discount, percent of the cart."),
     max_discount: float | None = typer.Option(None, help="Cap of the discount, USD."),
     valid_for: str = typer.Option("48h", help="How long the offer lasts."),
-    holdout: float = typer.Option(0.10, help="Share of carts held out (no action)."),
+    holdout: float = typer.Option(0.10, help="Share of users held out (their carts get nothing)."),
     include_abusers: bool = Abusers,
     actions_out: Path | None = typer.Option(
         None, "--actions-out", help="Record the planned actions (.parquet/.csv/.json)."
@@ -175,7 +188,6 @@ def carts_command(
     holdout (and --webhook to send them); with --measure, recovery of treated vs held-out carts
     with a confidence interval."""
     from riskops.services.analytics.carts import carts_table, find_abandoned_carts
-    from riskops.services.analytics.funnels import parse_window
     from riskops.services.analytics.recovery import (
         RecoveryOptions,
         actions_table,
@@ -185,7 +197,7 @@ def carts_command(
 
     with input_errors(), open_data(None, [], None, database_url, out) as data:
         when = _when(as_of)
-        idle_td = timedelta(microseconds=parse_window(idle))
+        idle_td = _window(idle, "idle")
         carts = find_abandoned_carts(data, as_of=when, idle=idle_td)
         console.print("carts: " + ", ".join(f"{n:,} {k}" for k, n in carts.counts.items()))
         rows = [{**asdict(c), "items": len(c.items)} for c in carts.carts]
@@ -199,7 +211,7 @@ def carts_command(
                 kind=kind,  # type: ignore[arg-type]  # checked by plan_recovery()
                 discount_percent=discount,
                 max_discount_usd=max_discount,
-                valid_for=timedelta(microseconds=parse_window(valid_for)),
+                valid_for=_window(valid_for, "valid_for"),
                 holdout_share=holdout,
                 include_abusers=include_abusers,
             )
@@ -207,14 +219,23 @@ def carts_command(
             _report_plan(plan, actions_out, webhook, actions_table)
         if measure is not None:
             recorded = _read_actions(measure)
-            got = measure_recovery(
-                data, recorded, as_of=when, window=timedelta(microseconds=parse_window(window))
-            )
+            got = measure_recovery(data, recorded, as_of=when, window=_window(window, "window"))
             show("recovery: treated vs holdout", [asdict(got.uplift)],
                  ["treated_carts", "treated_rate", "holdout_carts", "holdout_rate",
                   "absolute", "ci_low", "ci_high", "relative", "p_value", "note"])  # fmt: skip
             if got.pending:
                 console.print(f"{got.pending:,} actions still inside their {window} window")
+
+
+def _window(text: str, option: str) -> timedelta:
+    """A duration option (30m, 1h, 7d); a bad one is an error naming the option."""
+    from riskops.services.analytics.funnels import parse_window
+    from riskops.services.analytics.inputs import AnalyticsInputError
+
+    try:
+        return timedelta(microseconds=parse_window(text))
+    except AnalyticsInputError as exc:
+        raise AnalyticsInputError(option, exc.reason) from None
 
 
 def _when(text: str | None) -> datetime:
@@ -241,8 +262,14 @@ def _report_plan(plan: Any, actions_out: Path | None, webhook: str | None, to_ta
         secret = os.environ.get("RISKOPS_WEBHOOK_SECRET")
         if not secret:
             raise AnalyticsInputError("RISKOPS_WEBHOOK_SECRET", "set it to sign the webhooks")
-        report = deliver_actions(webhook, secret, plan.actions)
+        with console.status(f"sending {treated:,} actions to {webhook}"):
+            report = deliver_actions(webhook, secret, plan.actions)
         console.print(f"webhook: {report.delivered:,} delivered, {report.failed:,} failed")
+        if report.failed:
+            first = next(d for d in report.deliveries if not d.delivered)
+            console.print(f"[red]first failure:[/] {escape(str(first.error))}")
+            # the plan is recorded (--actions-out); the run did not do all it was asked
+            raise typer.Exit(EXIT_UNAVAILABLE if report.delivered == 0 else 1)
 
 
 def _read_actions(path: Path) -> list[Any]:

@@ -15,6 +15,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import typer
 import yaml
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from riskops.cli.common import EXIT_INPUT, err_console, fail_on_error, settings_from
@@ -26,28 +27,49 @@ COLUMNS_HELP = (
 )
 
 
+OPTION_OF = {
+    "as_of": "--as-of",
+    "breakdown": "--by",
+    "cohort_by": "--cohort-by",
+    "discount_percent": "--discount",
+    "holdout_share": "--holdout",
+    "horizon_days": "--horizon",
+    "idle": "--idle",
+    "max_discount_usd": "--max-discount",
+    "max_offset": "--max-offset",
+    "monthly_discount_rate": "--discount",
+    "valid_for": "--valid-for",
+    "window": "--window",
+}
+"""Names the analyses give their parameters, as the CLI spells the options."""
+
+
 def _fail(field: str, reason: str) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {field}: {reason}")
+    shown = OPTION_OF.get(field, field)
+    err_console.print(f"[bold red]error:[/] {escape(shown)}: {escape(reason)}")
     return typer.Exit(EXIT_INPUT)
 
 
 @contextmanager
 def input_errors() -> Iterator[None]:
-    """Bad input from any analysis, as one line naming the field, and exit code 2."""
+    """Bad input from any analysis, as one line naming the field (as the CLI option where
+    there is one), and exit code 2."""
     from riskops.core.analytics.clv import ClvFitError, ClvInputError
     from riskops.core.analytics.fx import FxError
     from riskops.core.analytics.rfm import RfmConfigError
+    from riskops.core.analytics.uplift import UpliftInputError
+    from riskops.core.credit import CreditInputError
     from riskops.services.analytics.inputs import AnalyticsInputError
 
-    try:
-        with fail_on_error():
+    with fail_on_error():
+        try:
             yield
-    except AnalyticsInputError as exc:
-        raise _fail(exc.field, exc.reason) from None
-    except (FxError, RfmConfigError, ClvInputError) as exc:
-        raise _fail("input", str(exc)) from None
-    except ClvFitError as exc:
-        raise _fail("fit", str(exc)) from None
+        except (AnalyticsInputError, UpliftInputError, CreditInputError) as exc:
+            raise _fail(exc.field, exc.reason) from None
+        except (FxError, RfmConfigError, ClvInputError) as exc:
+            raise _fail("input", str(exc)) from None
+        except ClvFitError as exc:
+            raise _fail("fit", str(exc)) from None
 
 
 def _roles(column: list[str]) -> dict[str, str]:
@@ -124,8 +146,8 @@ def open_data(
 def _print_load(report: Any) -> None:
     err_console.print(
         f"{report.source}: {report.rows:,} rows, {report.orders:,} orders, "
-        f"{report.customers:,} customers; {report.excluded_users:,} users left out "
-        "(blocked or labelled abusers)"
+        f"{report.customers:,} customers; {report.excluded_users:,} blocked or labelled "
+        "abusers (left out unless --include-abusers)"
     )
     for reason, n in report.set_aside.items():
         err_console.print(f"  set aside: {n:,} rows ({reason})")
@@ -182,11 +204,12 @@ def show(title: str, rows: list[dict[str, Any]], columns: list[str], limit: int 
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title if len(rows) <= limit else f"{title} (first {limit} of {len(rows)})")
+    title = title if len(rows) <= limit else f"{title} (first {limit} of {len(rows)})"
+    table = Table(title=escape(title))
     for column in columns:
         table.add_column(column, justify="left" if column in _TEXT else "right")
     for row in rows[:limit]:
-        table.add_row(*(_cell(column, row.get(column)) for column in columns))
+        table.add_row(*(escape(_cell(column, row.get(column))) for column in columns))
     Console().print(table)
 
 

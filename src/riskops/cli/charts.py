@@ -44,8 +44,10 @@ def heatmap(
     cells: Sequence[Sequence[float | None]],
     *,
     percent: bool = True,
+    texts: Sequence[Sequence[str]] | None = None,
 ) -> str:
-    """A matrix of shares (0-1) coloured from white to blue; None cells stay blank."""
+    """A matrix of shares (0-1) coloured from white to blue; None cells stay blank. ``texts``
+    (the same shape) replaces the printed share, e.g. with the value the shade stands for."""
     cell_w, cell_h, left, head = 54, 22, 120, 26
     parts = []
     for j, label in enumerate(col_labels):
@@ -60,6 +62,8 @@ def heatmap(
             shade = max(0.0, min(1.0, value))
             fill = f"rgb({int(255 - 196 * shade)},{int(255 - 130 * shade)},{int(255 - 39 * shade)})"
             text = f"{value:.0%}" if percent else f"{value:,.1f}"
+            if texts is not None:
+                text = escape(texts[i][j])
             ink = "#fff" if shade > 0.55 else "#222"
             x = left + j * cell_w
             parts.append(

@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from riskops.config import Settings
 from riskops.errors import RiskopsError
@@ -29,9 +30,9 @@ def fail_on_error() -> Iterator[None]:
     try:
         yield
     except RiskopsError as exc:
-        err_console.print(f"[bold red]error:[/] {exc.message}")
+        err_console.print(f"[bold red]error:[/] {escape(exc.message)}")
         for p in exc.problems:
-            err_console.print(f"  [red]{p.field}[/]: {p.reason}")
+            err_console.print(f"  [red]{escape(p.field)}[/]: {escape(p.reason)}")
         raise typer.Exit(EXIT_UNAVAILABLE if exc.status == 503 else EXIT_INPUT) from None
 
 

@@ -95,6 +95,9 @@ class RetryPolicy:
     backoff_s: float = 1.0
     max_backoff_s: float = 30.0
     timeout_s: float = 10.0
+    give_up_after: int = 3
+    """Messages in a row that found no receiver at all (every try unanswered) before the rest
+    are failed without trying: a receiver that is down is not hammered for an hour."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +185,12 @@ def deliver(
         handlers.append(urllib.request.ProxyHandler({}))
     opener = urllib.request.build_opener(*handlers)
     out = []
+    unreachable = 0
     for message in messages:
+        if unreachable >= policy.give_up_after:
+            reason = f"not tried: {unreachable} deliveries in a row found no receiver"
+            out.append(Delivery(message.delivery_id, False, 0, None, reason))
+            continue
         body = orjson.dumps(message.payload, option=orjson.OPT_SORT_KEYS)
         status: int | None = None
         error: str | None = None
@@ -210,6 +218,7 @@ def deliver(
                 backoff = policy.backoff_s * 2 ** (attempt - 1)
                 sleep(min(policy.max_backoff_s, max(backoff, wait)))
         out.append(Delivery(message.delivery_id, error is None, attempt, status, error))
+        unreachable = unreachable + 1 if status is None and error is not None else 0
     return DeliveryReport(tuple(out))
 
 

@@ -18,6 +18,8 @@ from riskops.api.deps import require, runtime
 from riskops.api.errors import json_response
 from riskops.core.analytics.clv import ClvFitError, ClvInputError
 from riskops.core.analytics.rfm import RfmConfigError
+from riskops.core.analytics.uplift import UpliftInputError
+from riskops.core.credit import CreditInputError
 from riskops.errors import Problem, ValidationFailed
 from riskops.services.analytics.data import AnalyticsData
 from riskops.services.analytics.inputs import AnalyticsInputError
@@ -39,6 +41,8 @@ def _as_of(text: str | None) -> datetime | None:
 async def _run(rt: Runtime, analysis: Any) -> Any:
     try:
         return await asyncio.to_thread(rt.analytics.run, analysis)
+    except (UpliftInputError, CreditInputError) as exc:
+        raise ValidationFailed("invalid input", [Problem(exc.field, exc.reason)]) from None
     except (RfmConfigError, ClvInputError) as exc:
         raise ValidationFailed("invalid input", [Problem("input", str(exc))]) from None
     except ClvFitError as exc:

@@ -99,10 +99,9 @@ async def get_carts(
     _key: ApiKeyRow = Depends(require("read")),
 ) -> Response:
     from riskops.services.analytics.carts import find_abandoned_carts
-    from riskops.services.analytics.funnels import parse_window
 
     when = _as_of(as_of) or rt.clock()
-    idle_td = timedelta(microseconds=parse_window(idle))
+    idle_td = _window({"idle": idle}, "idle", "1h")
 
     def analysis(data: AnalyticsData) -> dict[str, Any]:
         carts = find_abandoned_carts(data, as_of=when, idle=idle_td)
@@ -125,23 +124,23 @@ async def post_recovery(
     _key: ApiKeyRow = Depends(require("admin")),
 ) -> Response:
     from riskops.services.analytics.carts import find_abandoned_carts
-    from riskops.services.analytics.funnels import parse_window
     from riskops.services.analytics.recovery import RecoveryOptions, action_payload, plan_recovery
 
     body = await _object(request, rt)
     campaign = body.get("campaign_id")
     if not isinstance(campaign, str) or not campaign:
         raise AnalyticsInputError("campaign_id", "required: the campaign's id")
+    max_discount = body.get("max_discount_usd")
     options = RecoveryOptions(
         campaign_id=campaign,
         kind=str(body.get("kind", "discount")),  # type: ignore[arg-type]  # checked when planned
         discount_percent=_number(body, "discount_percent", 10.0),
-        max_discount_usd=body.get("max_discount_usd"),
-        valid_for=timedelta(microseconds=parse_window(str(body.get("valid_for", "48h")))),
+        max_discount_usd=None if max_discount is None else _number(body, "max_discount_usd", 0),
+        valid_for=_window(body, "valid_for", "48h"),
         holdout_share=_number(body, "holdout_share", 0.1),
-        include_abusers=bool(body.get("include_abusers", False)),
+        include_abusers=_flag(body, "include_abusers"),
     )
-    idle = timedelta(microseconds=parse_window(str(body.get("idle", "1h"))))
+    idle = _window(body, "idle", "1h")
     webhook = body.get("webhook_url")
     secret = rt.settings.webhook_secret
     if webhook is not None and not secret:
@@ -162,7 +161,12 @@ async def post_recovery(
         from riskops.services.webhooks import deliver_actions
 
         report = await asyncio.to_thread(deliver_actions, str(webhook), str(secret), plan.actions)
-        out["webhook"] = {"delivered": report.delivered, "failed": report.failed}
+        failures = [d for d in report.deliveries if not d.delivered]
+        out["webhook"] = {
+            "delivered": report.delivered,
+            "failed": report.failed,
+            "first_error": failures[0].error if failures else None,
+        }
     return json_response(out)
 
 
@@ -176,7 +180,6 @@ async def post_uplift(
     rt: Runtime = Depends(runtime),
     _key: ApiKeyRow = Depends(require("read")),
 ) -> Response:
-    from riskops.services.analytics.funnels import parse_window
     from riskops.services.analytics.recovery import actions_from_rows, measure_recovery
 
     body = await _object(request, rt)
@@ -184,7 +187,7 @@ async def post_uplift(
     if not isinstance(rows, list):
         raise AnalyticsInputError("actions", "a list of actions from /carts/recovery")
     actions = actions_from_rows(rows)
-    window = timedelta(microseconds=parse_window(str(body.get("window", "7d"))))
+    window = _window(body, "window", "7d")
     when = rt.clock()
 
     def analysis(data: AnalyticsData) -> Any:
@@ -246,6 +249,22 @@ async def _object(request: Request, rt: Runtime) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise AnalyticsInputError("body", "a JSON object")
     return body
+
+
+def _flag(body: dict[str, Any], name: str) -> bool:
+    value = body.get(name, False)
+    if not isinstance(value, bool):
+        raise AnalyticsInputError(name, "true or false (a JSON boolean)")
+    return value
+
+
+def _window(body: dict[str, Any], name: str, default: str) -> timedelta:
+    from riskops.services.analytics.funnels import parse_window
+
+    try:
+        return timedelta(microseconds=parse_window(str(body.get(name, default))))
+    except AnalyticsInputError as exc:
+        raise AnalyticsInputError(name, exc.reason) from None
 
 
 def _number(body: dict[str, Any], name: str, default: float) -> float:

@@ -41,3 +41,12 @@ def rates(overrides: Mapping[str, object] | None = None) -> dict[str, float]:
             raise FxError(f"{code}: the rate must be a positive number of units per USD")
         table[code] = float(value)
     return table
+
+
+MARKET_CURRENCY: Mapping[str, str] = {
+    "ID": "IDR", "TH": "THB", "MY": "MYR", "SG": "SGD", "PH": "PHP", "VN": "VND",
+    "CN": "CNY", "JP": "JPY", "KR": "KRW", "IN": "INR", "AU": "AUD", "US": "USD",
+    "GB": "GBP", "DE": "EUR", "FR": "EUR", "ES": "EUR", "IT": "EUR", "NL": "EUR",
+    "BR": "BRL", "MX": "MXN",
+}  # fmt: skip
+"""The currency of a market, for amounts an event gives without one (a cart line's price)."""

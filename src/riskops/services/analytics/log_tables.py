@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+from riskops.core.analytics.fx import MARKET_CURRENCY
 from riskops.core.decisions.backtest import labels_of
 from riskops.core.entities.extract import address_id, instrument_id
 from riskops.services.log_scan import Progress, scan_log
@@ -144,11 +145,13 @@ class LogTables:
         self.unknown_currencies: set[str] = set()
         self.events = 0
 
-    def _usd(self, amount: object, currency: object) -> float | None:
+    def _usd(self, amount: object, currency: object, market: object = None) -> float | None:
         if not isinstance(amount, int | float):
             return None
-        if currency is None:  # an amount without its currency cannot be added up
-            return None
+        if currency is None:  # the market's currency, else it cannot be added up
+            currency = MARKET_CURRENCY.get(str(market))
+            if currency is None:
+                return None
         rate = self._per_usd.get(str(currency))
         if rate is None:
             self.unknown_currencies.add(str(currency))
@@ -225,7 +228,7 @@ class LogTables:
                 cart_id=payload.get("cart_id"),
                 sku=payload.get("sku"),
                 qty=payload.get("qty", 1),
-                price_usd=self._usd(payload.get("price"), payload.get("currency")),
+                price_usd=self._usd(payload.get("price"), payload.get("currency"), market),
                 added=kind == "cart.item_added",
             )
         elif kind == "review.posted":

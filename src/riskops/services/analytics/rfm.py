@@ -83,7 +83,7 @@ def rfm(
         ("frequency", "frequency"),
         ("monetary_usd", "monetary"),
     ):
-        if _one(con, f"SELECT count(DISTINCT {column}) FROM rfm_base") == 1 and n > 1:
+        if _one(con, f"SELECT count(DISTINCT {column}) FROM rfm_base") == 1:
             flat.append(column)
             warnings.append(f"every customer has the same {label}: its score is 3 for all")
     con.execute("CREATE OR REPLACE TEMP TABLE rfm_segments (r INT, f INT, m INT, segment VARCHAR)")
