@@ -82,6 +82,8 @@ def test_channels_referrals_and_reviews(market: TestClient) -> None:
     rows = channels.json()["channels"]
     assert sum(r["users"] for r in rows) > 0
     assert all(r["buyers"] <= r["users"] for r in rows)
+    valued = market.get("/v1/analytics/channels", params={"with_clv": "true"}).json()
+    assert valued["clv_error"] is not None or any(r["clv_users"] for r in valued["channels"])
     assert market.get("/v1/analytics/referrals").status_code == 200
     reviews = market.get("/v1/analytics/reviews", params={"by": "all"})
     assert reviews.status_code == 200, reviews.text

@@ -94,9 +94,9 @@ def rfm_command(
             s.name_zh,
             f"{s.customers:,}",
             f"{s.share:.1%}",
-            f"{s.recency_days:,.0f}",
-            f"{s.frequency:,.1f}",
-            f"{s.monetary_usd:,.0f}",
+            f"{s.recency_days:,.0f}" if s.customers else "-",
+            f"{s.frequency:,.1f}" if s.customers else "-",
+            f"{s.monetary_usd:,.0f}" if s.customers else "-",
             s.benefit or "-",
         )
     console.print(table)

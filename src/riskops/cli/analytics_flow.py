@@ -286,8 +286,10 @@ def _read_actions(path: Path) -> list[Any]:
             rows = pacsv.read_csv(path).to_pylist()
         else:
             rows = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise AnalyticsInputError("--measure", f"{path} does not exist") from None
     except (OSError, ValueError) as exc:
-        raise AnalyticsInputError("--measure", f"{path}: {exc}") from None
+        raise AnalyticsInputError("--measure", f"{path} cannot be read: {exc}") from None
     if not isinstance(rows, list):
         raise AnalyticsInputError("--measure", f"{path}: a list of actions")
     return actions_from_rows(rows)

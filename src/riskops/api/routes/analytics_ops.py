@@ -197,19 +197,37 @@ async def post_uplift(
     return json_response({"uplift": asdict(got.uplift), "pending": got.pending})
 
 
-@router.get("/channels", summary="Acquisition, conversion, repeat purchases by channel")
+@router.get(
+    "/channels",
+    summary="Acquisition, conversion, repeat purchases and CLV by channel",
+    description="`with_clv=true` fits BG/NBD + Gamma-Gamma and averages each channel's "
+    "customers' value (`clv_error` says why when the data cannot be fitted).",
+)
 async def get_channels(
     market: str | None = None,
     include_abusers: bool = False,
+    with_clv: bool = False,
     rt: Runtime = Depends(runtime),
     _key: ApiKeyRow = Depends(require("read")),
 ) -> Response:
+    from riskops.core.analytics.clv import ClvFitError
     from riskops.services.analytics.channels import channel_report
+    from riskops.services.analytics.clv import clv
 
     def analysis(data: AnalyticsData) -> Any:
-        return _rows(channel_report(data, market=market, include_abusers=include_abusers))
+        values, error = None, None
+        if with_clv:
+            try:
+                fitted = clv(data, include_abusers=include_abusers).customers
+                ids, worth = fitted.column("user_id").to_pylist(), fitted.column("clv_usd")
+                pairs = zip(ids, worth.to_pylist(), strict=True)
+                values = {u: v for u, v in pairs if v is not None}
+            except ClvFitError as exc:
+                error = str(exc)
+        rows = channel_report(data, market=market, clv=values, include_abusers=include_abusers)
+        return {"channels": _rows(rows), "clv_error": error}
 
-    return json_response({"channels": await _run(rt, analysis)})
+    return json_response(await _run(rt, analysis))
 
 
 @router.get("/referrals", summary="Referral chains and self-referrals")

@@ -145,7 +145,7 @@ def _lines_sql(cols: OrderColumns, types: Mapping[str, str]) -> str:
         WHEN t.ts IS NULL THEN 'rejected: the time does not parse'
         WHEN t.amount IS NULL OR isnan(t.amount) OR isinf(t.amount)
           THEN 'rejected: the amount does not parse'
-        WHEN fx.per_usd IS NULL THEN 'rejected: unknown currency'
+        WHEN fx.per_usd IS NULL THEN 'rejected: no rate for currency ' || t.currency
         WHEN {cancelled} OR t.amount < 0 OR t.qty < 0 THEN 'cancellation or return'
         WHEN t.amount = 0 THEN 'zero amount'
         ELSE 'purchase' END AS reason
