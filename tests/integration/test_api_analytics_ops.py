@@ -81,6 +81,7 @@ def test_channels_referrals_and_reviews(market: TestClient) -> None:
     assert channels.status_code == 200, channels.text
     rows = channels.json()["channels"]
     assert sum(r["users"] for r in rows) > 0
+    assert sum(r["excluded_users"] for r in rows) > 0  # the simulator's labelled abusers
     assert all(r["buyers"] <= r["users"] for r in rows)
     valued = market.get("/v1/analytics/channels", params={"with_clv": "true"}).json()
     assert valued["clv_error"] is not None or any(r["clv_users"] for r in valued["channels"])

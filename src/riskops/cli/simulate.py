@@ -30,8 +30,9 @@ def simulate_command(
     """Simulate a marketplace - users by channel, browse → cart → checkout funnels, COD and
     online payment, deliveries, refusals, returns, reviews in English and Chinese - with
     labelled attacks: order brushing, coupon-abuse farms, account takeover, COD refusers,
-    refund abusers, scrapers and fake-discount merchants. Writes OUT/events.<format> and
-    OUT/labels.jsonl."""
+    refund abusers, scrapers and fake-discount merchants. Writes OUT/events.<format>,
+    OUT/labels.jsonl (the ground truth) and OUT/labels.events.jsonl (the same as label.reported
+    events: `riskops ingest` it to bring the labels into the log)."""
     from riskops.simulator import ATTACKS, SimConfig, simulate
 
     try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -60,7 +61,9 @@ def simulate(
     seen_labels: set[tuple[str, str, str]] = set()
     n_events = n_labels = 0
     sink: _Sink = _ParquetWriter(out) if fmt == "parquet" else _JsonlWriter(out)
-    with labels_out.open("wb") as lf:
+    label_events = labels_out.with_name(LABEL_EVENTS)
+    start_us = int(config.start.timestamp() * 1_000_000)
+    with labels_out.open("wb") as lf, label_events.open("wb") as le:
         for day, (events, labels) in enumerate(days(config)):
             sink.write(events)
             for e in events:
@@ -71,6 +74,8 @@ def simulate(
                     continue
                 seen_labels.add(key)
                 lf.write(orjson.dumps(label) + b"\n")
+                end_of_day = start_us + (day + 1) * 86_400_000_000 - 1
+                le.write(orjson.dumps(_label_event(config, label, end_of_day)) + b"\n")
                 by_attack[label["attack"]] = by_attack.get(label["attack"], 0) + 1
                 n_labels += 1
             n_events += len(events)
@@ -84,6 +89,29 @@ def simulate(
         dict(sorted(by_attack.items())),
         time.perf_counter() - started,
     )
+
+
+LABEL_EVENTS = "labels.events.jsonl"
+"""Beside the labels file: the same ground truth as ``label.reported`` events, each at the end
+of the day it was known, for ``riskops ingest`` - so analytics leave the abusers out and
+models can learn from them. (The evaluation reads the plain labels file.)"""
+
+
+def _label_event(config: SimConfig, label: dict[str, Any], at_us: int) -> dict[str, Any]:
+    key = f"{label['entity_type']}-{label['entity_id']}-{label['label']}"
+    moment = datetime.fromtimestamp(at_us / 1_000_000, UTC)
+    return {
+        "event_id": f"s{config.seed}g{config.generation}-label-{key}",
+        "type": "label.reported",
+        "occurred_at": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "market": config.markets[0],
+        "payload": {
+            "label": label["label"],
+            "entity_type": label["entity_type"],
+            "entity_id": label["entity_id"],
+            "source": "simulator",
+        },
+    }
 
 
 class _Sink(Protocol):
