@@ -15,6 +15,7 @@ from riskops.cli import analytics_flow, analytics_ops  # noqa: F401  (add their 
 from riskops.cli import credit as credit_cmd
 from riskops.cli import keys as keys_cmd
 from riskops.cli import lists as lists_cmd
+from riskops.cli import models as models_cmd
 from riskops.cli import policy as policy_cmd
 from riskops.cli import rules as rules_cmd
 from riskops.cli.audit import audit_command
@@ -40,6 +41,8 @@ app.add_typer(lists_cmd.app, name="lists")
 app.add_typer(policy_cmd.app, name="policy")
 app.add_typer(analytics_cmd.app, name="analytics")
 app.add_typer(credit_cmd.app, name="credit")
+app.add_typer(models_cmd.app, name="models")
+app.command("train")(models_cmd.train_command)
 app.command("serve")(serve_command)
 app.command("ingest")(ingest_command)
 app.command("backtest")(backtest_command)
