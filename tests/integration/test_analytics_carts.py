@@ -167,18 +167,21 @@ def test_discount_actions(data: AnalyticsData, found: AbandonedCarts) -> None:
     options = RecoveryOptions("spring", discount_percent=10, max_discount_usd=1.5,
                               holdout_share=0.0)  # fmt: skip
     plan = plan_recovery(data, found, options)
-    assert sorted(plan.skipped) == [("gus", "g1", "ordered since"),
+    assert sorted(plan.skipped) == [("dan", "d1", "value unknown: the cap cannot hold"),
+                                    ("gus", "g1", "ordered since"),
                                     ("hal", "h1", "excluded: blocked")]  # fmt: skip
     by_user = {a.user_id: a for a in plan.actions}
-    assert set(by_user) == {"ann", "dan", "ivy", "jon", "max"}
+    assert set(by_user) == {"ann", "ivy", "jon", "max"}
     assert {a.group for a in plan.actions} == {"treated"}
     assert {a.kind for a in plan.actions} == {"discount"}
     # 10 % of 20.00 is 2.00, capped at 1.50; 10 % of 2.00 and 7.00 under the cap
     assert by_user["ann"].discount_usd == 1.5
     assert by_user["ivy"].discount_usd == 0.2
     assert by_user["jon"].discount_usd == 0.7
-    assert by_user["dan"].discount_usd is None
-    assert by_user["dan"].discount_percent == 10
+    # without a cap, dan's cart of unknown value gets the percentage alone
+    uncapped = plan_recovery(data, found, dataclasses.replace(options, max_discount_usd=None))
+    dan = next(a for a in uncapped.actions if a.user_id == "dan")
+    assert (dan.discount_usd, dan.discount_percent) == (None, 10)
     assert by_user["ann"].expires_at == AS_OF + timedelta(hours=48)
     assert by_user["ann"].action_at == AS_OF
     # the same campaign re-run gives the same action ids; another campaign other ones

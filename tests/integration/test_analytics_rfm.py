@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import duckdb
 import pyarrow as pa
@@ -135,3 +135,45 @@ def test_monetary_is_net_of_refunds_and_never_negative() -> None:
     assert (got["a"]["monetary_usd"], got["a"]["refunded_usd"]) == (20.0, 30.0)
     assert got["b"]["monetary_usd"] == 0.0  # refunded more than it paid: floored at zero
     assert got["c"]["refunded_usd"] == 0.0
+
+
+def test_cancelled_orders_and_refunds_of_attack_orders_do_not_count() -> None:
+    rows = orders([("o1", "v", 1, 120.0), ("o2", "v", 2, 500.0), ("o3", "v", 3, 900.0)])
+    events = pa.table(
+        {
+            "order_id": ["o2", "o3"],
+            "user_id": ["v", "v"],
+            "type": ["order.cancelled", "refund.issued"],
+            "ts": [T0 + timedelta(days=2, hours=1), T0 + timedelta(days=4)],
+            "amount_usd": [None, 900.0],
+        }
+    )
+    takeover = labels([("order", "o3", "account_takeover")])  # the attacker's order
+    tables = {"orders": rows, "order_events": events, "labels": takeover}
+    with AnalyticsData.from_tables(tables) as data:
+        (victim,) = rfm(data, as_of=T0 + timedelta(days=5)).customers.to_pylist()
+    assert (victim["frequency"], victim["monetary_usd"], victim["refunded_usd"]) == (1, 120.0, 0.0)
+
+
+def test_a_zoned_as_of_is_the_same_instant_in_utc() -> None:
+    rows = orders([("o1", "a", 1, 10.0), ("o2", "b", 2, 10.0)])
+    with AnalyticsData.from_tables({"orders": rows}) as data:
+        zoned = rfm(data, as_of=datetime(2026, 1, 4, 20, tzinfo=timezone(timedelta(hours=8))))
+        utc = rfm(data, as_of=datetime(2026, 1, 4, 12))
+    assert zoned.as_of == utc.as_of
+    assert zoned.customers.to_pylist() == utc.customers.to_pylist()
+
+
+def test_a_label_on_an_accounts_event_or_device_leaves_it_out() -> None:
+    rows = orders([("o1", "claimer", 1, 10.0), ("o2", "phone", 1, 10.0), ("o3", "ok", 1, 10.0)])
+    tables = {
+        "orders": rows,
+        "event_users": pa.table({"event_id": ["e-claim"], "user_id": ["claimer"]}),
+        "touches": pa.table({"user_id": ["phone"], "kind": ["device"], "value": ["dev-9"]}),
+        "labels": labels([("event", "e-claim", "coupon_abuse"), ("device", "dev-9", "brushing")]),
+    }
+    with AnalyticsData.from_tables(tables) as data:
+        kept = {r["user_id"] for r in rfm(data).customers.to_pylist()}
+        reasons = dict(data.con.execute("SELECT user_id, reason FROM excluded").fetchall())
+    assert kept == {"ok"}
+    assert reasons == {"claimer": "labelled coupon_abuse", "phone": "labelled brushing (device)"}

@@ -40,7 +40,8 @@ def _label(entity_type: str, entity_id: str, label: str) -> dict[str, Any]:
 
 def _hand_log(rt: Runtime) -> None:
     """u-1 orders at -50, -40, -30 min; u-2 twice at -20 min (the same microsecond); all on
-    dev-1. Labels: o-2 brushing, user u-2 account takeover, a chargeback on o-3 (fraud)."""
+    dev-1. Labels: o-2 brushing, user u-2 and order o-5 account takeover, a chargeback on o-3
+    (fraud)."""
     traffic = [
         _order("o-1", 50, "u-1", 10.0),
         event("login.succeeded", at=NOW - timedelta(minutes=45), user="u-1"),
@@ -50,6 +51,7 @@ def _hand_log(rt: Runtime) -> None:
         _order("o-5", 20, "u-2", 50.0),
         _label("order", "o-2", "brushing"),
         _label("user", "u-2", "account_takeover"),
+        _label("order", "o-5", "account_takeover"),
         event(
             "chargeback.received",
             payload={"order_id": "o-3", "amount": 30.0, "currency": "IDR"},
@@ -75,7 +77,8 @@ def test_features_are_read_just_before_each_event_and_labels_join_later(
     assert t["event.amount"] == [10.0, 20.0, 30.0, 40.0, 50.0]
     assert t["amount"] == [10.0, 20.0, 30.0, 40.0, 50.0]
     assert t["label_brushing"] == [0, 1, 0, 0, 0]
-    assert t["label_account_takeover"] == [0, 0, 0, 1, 1]  # a user label names all its orders
+    # a takeover marks the order it names, not the victim's other orders (u-2's label)
+    assert t["label_account_takeover"] == [0, 0, 0, 0, 1]
     assert t["label_fraud"] == [0, 0, 1, 0, 0]  # the chargeback
     assert t["label_coupon_abuse"] == [0] * 5
 

@@ -169,7 +169,7 @@ def clv_command(
     )
     names = ["user_id", "frequency", "monetary_usd", "p_alive", "expected_purchases"]
     show(
-        f"top {top} customers, next {horizon} days",
+        f"top {top} customers, next {result.horizon_days} days",
         ranked.slice(0, top).to_pylist(),
         [*names, "clv_usd"] if result.spend else names,
     )

@@ -141,7 +141,11 @@ def funnel_command(
                 include_abusers=include_abusers,
             )
         ]
-        pages = [asdict(p) for p in page_exits(data, by="page_type")] if exits else []
+        pages = (
+            [asdict(p) for p in page_exits(data, by="page_type", include_abusers=include_abusers)]
+            if exits
+            else []
+        )
     columns = (["group"] if by else []) + ["step", "name", "entered", "drop_off"]
     columns += ["conversion_from_previous", "conversion_from_first", "median_s_from_previous"]
     show(f"funnel ({order} order, window {window}, per {unit})", rows, columns)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from riskops.cli.analytics import AsOf, Db, Out, _as_of
@@ -38,12 +39,12 @@ def users_command(
     for r in ranked[:top]:
         reasons = "; ".join(f"{x.en} / {x.zh}" for x in r.reasons[:2]) or "-"
         table.add_row(
-            r.user_id,
+            escape(r.user_id),
             str(r.score),
             r.tier,
             "yes" if r.privileges.express_refund else "no",
             f"{r.privileges.password_free_limit_usd:,.0f}",
-            reasons,
+            escape(reasons),
         )
     console.print(table)
     tiers: dict[str, int] = {}
@@ -73,7 +74,9 @@ def merchants_command(
         table.add_column(head, justify="right" if head in ("score", "exposure") else "left")
     for m in ranked[:top]:
         reasons = "; ".join(f"{x.en} / {x.zh}" for x in m.reasons[:2]) or "-"
-        table.add_row(m.merchant_id, str(m.score), m.tier, f"×{m.exposure:g}", reasons)
+        table.add_row(
+            escape(m.merchant_id), str(m.score), m.tier, f"×{m.exposure:g}", escape(reasons)
+        )
     console.print(table)
     for warning in report.warnings:
         console.print(f"[yellow]note:[/] {warning}")

@@ -9,7 +9,9 @@ decision context holds them.
 
 A label column ``label_<kind>`` per label kind of the catalogue is 1 when a label of that kind
 (a ``label.reported`` event, a chargeback - ``fraud`` - or a COD refusal - ``cod_refusal``)
-names the event, its order, its user or its device, whenever it arrived; else 0.
+names the event, its order, its user or its device, whenever it arrived; else 0. A label of
+a kind whose account is the victim (``account_takeover``) counts only on the event or order it
+names, never on the owner's other events.
 
 The log setup mirrors ``BacktestService._decide`` (read once, Arrow tables into DuckDB, the
 features query); lists are not read: ``graph.*.blocked_users`` is not point-in-time.
@@ -48,6 +50,10 @@ BASE_COLUMNS: tuple[str, ...] = (
     "amount",
 )
 """The columns of every frame before its feature paths (``ts``: TIMESTAMP, UTC, µs)."""
+
+
+VICTIM_KINDS = frozenset({"account_takeover"})
+"""Label kinds whose user is a victim, not the culprit."""
 
 
 def label_column(kind: str) -> str:
@@ -143,8 +149,12 @@ def frame_into(
     picked = [
         f"{'f' if p in features else 'cp'}.{quote_ident(p)} AS {quote_ident(p)}" for p in paths
     ]
+    # a victim kind (account takeover) marks only the events and orders it names: through
+    # the user or the device it would mark the owner's own earlier, innocent events too
     flags = [
-        f"COALESCE(MAX(CASE WHEN l.kind = '{k}' THEN 1 END), 0) AS {label_column(k)}"
+        f"COALESCE(MAX(CASE WHEN l.kind = '{k}'"
+        + (" AND k.key_type IN ('event', 'order')" if k in VICTIM_KINDS else "")
+        + f" THEN 1 END), 0) AS {label_column(k)}"
         for k in LABEL_KINDS
     ]
     found = ", ".join(

@@ -12,7 +12,7 @@ repeat purchase days. Time is in days. Abusers are left out as everywhere in ana
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -30,6 +30,7 @@ from riskops.services.analytics.data import AnalyticsData
 from riskops.services.analytics.inputs import AnalyticsInputError
 
 Model = Literal["bgnbd", "paretonbd"]
+MONTH_DAYS = 365.25 / 12
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class ClvResult:
     """user_id, frequency, recency_days, T_days, monetary_usd, p_alive,
     expected_purchases, expected_spend_usd, clv_usd (the last two null without a spend fit)."""
     horizon_days: int
+    """The horizon valued: ``horizon_days`` rounded to whole months (at least one)."""
     excluded_users: int
 
 
@@ -67,7 +69,9 @@ def clv(
     row = data.con.execute(f"SELECT count(*), max(ts) FROM ({orders})").fetchone()
     if not row or not row[0]:
         raise AnalyticsInputError("orders", "no purchases to model (after exclusions)")
-    when: datetime = row[1] if as_of is None else as_of.replace(tzinfo=None)
+    when: datetime = row[1] if as_of is None else as_of
+    if when.tzinfo is not None:  # stored times are UTC without a zone
+        when = when.astimezone(UTC).replace(tzinfo=None)
     summary = data.con.execute(
         f"""WITH days AS (
           SELECT user_id, date_trunc('day', ts) AS day, sum(amount_usd) AS spend
@@ -92,7 +96,11 @@ def clv(
     fitter = fit_bgnbd if model == "bgnbd" else fit_paretonbd
     purchases = fitter(x, t_x, big_t)  # raises ClvFitError on an ill-posed fit
     p_alive = purchases.model.probability_alive(x, t_x, big_t)
-    expected = purchases.model.conditional_expected_purchases(horizon_days, x, t_x, big_t)
+    # value and expected purchases over the same horizon: whole months (the value is
+    # discounted month by month), so a horizon of 45 days is valued as 1.5 → 1 month
+    months = max(1, round(horizon_days / MONTH_DAYS))
+    horizon = months * MONTH_DAYS
+    expected = purchases.model.conditional_expected_purchases(horizon, x, t_x, big_t)
     spend: FitResult[Any] | None = None
     spend_error = None
     value: np.ndarray | None = None
@@ -111,7 +119,7 @@ def clv(
             big_t,
             money,
             time_unit="days",
-            months=max(1, round(horizon_days / (365.25 / 12))),
+            months=months,
             monthly_discount_rate=monthly_discount_rate,
             margin=margin,
         )
@@ -133,7 +141,7 @@ def clv(
         if include_abusers
         else int((data.con.execute("SELECT count(*) FROM excluded").fetchone() or (0,))[0])
     )
-    return ClvResult(when, model, purchases, spend, spend_error, table, horizon_days, excluded)
+    return ClvResult(when, model, purchases, spend, spend_error, table, round(horizon), excluded)
 
 
 def _maybe(values: np.ndarray | None, n: int) -> pa.Array:

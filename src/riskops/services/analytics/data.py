@@ -51,7 +51,7 @@ class AnalyticsData:
             and e.entity_type == "user"
             and (e.expires_at_us is None or e.expires_at_us > now_us)
         ]
-        con = duckdb.connect()
+        con = _connect()
         for name, table in tables.tables().items():
             con.register(f"_{name}", table)
             con.execute(f"CREATE TABLE {name} AS SELECT * FROM _{name}")
@@ -66,7 +66,7 @@ class AnalyticsData:
     ) -> AnalyticsData:
         """From Arrow tables named as in ``SCHEMAS`` (missing ones are created empty; columns
         are cast to the schema's types): for tests and for callers that hold data in memory."""
-        con = duckdb.connect()
+        con = _connect()
         for name, schema in SCHEMAS.items():
             arrow = pa.schema(list(schema.items()))
             given = tables.get(name)
@@ -89,7 +89,7 @@ class AnalyticsData:
         fx: Mapping[str, object] | None = None,
         rejected_path: Path | None = None,
     ) -> AnalyticsData:
-        con = duckdb.connect()
+        con = _connect()
         for name, schema in SCHEMAS.items():
             con.register(f"_{name}", pa.schema(list(schema.items())).empty_table())
             con.execute(f"CREATE TABLE {name} AS SELECT * FROM _{name}")
@@ -115,8 +115,15 @@ class AnalyticsData:
               UNION ALL SELECT o.user_id, 'labelled ' || l.label FROM labels l
                 JOIN orders o ON l.entity_type = 'order' AND l.entity_id = o.order_id
                 WHERE l.label IN ({marks})
+              UNION ALL SELECT e.user_id, 'labelled ' || l.label FROM labels l
+                JOIN event_users e ON l.entity_type = 'event' AND l.entity_id = e.event_id
+                WHERE l.label IN ({marks})
+              UNION ALL SELECT t.user_id, 'labelled ' || l.label || ' (device)' FROM labels l
+                JOIN touches t ON l.entity_type = 'device' AND t.kind = 'device'
+                  AND l.entity_id = t.value
+                WHERE l.label IN ({marks})
             ) WHERE user_id IS NOT NULL GROUP BY user_id""",
-            [*kinds, *kinds],
+            [*kinds, *kinds, *kinds, *kinds],
         )
         con.execute(
             """CREATE TABLE attack_orders AS SELECT DISTINCT entity_id AS order_id FROM labels
@@ -128,21 +135,35 @@ class AnalyticsData:
         return cls(con, report)
 
     def customer_orders(self, *, include_abusers: bool = False) -> str:
-        """SQL for the orders analyses count as purchases."""
+        """SQL for the orders analyses count as purchases: a user's, with a positive amount,
+        not labelled as an attack, not cancelled, and (by default) not an abuser's."""
         keep_users = "" if include_abusers else "AND user_id NOT IN (SELECT user_id FROM excluded)"
         return f"""SELECT * FROM orders WHERE user_id IS NOT NULL AND amount_usd > 0
-            AND order_id NOT IN (SELECT order_id FROM attack_orders) {keep_users}"""
+            AND order_id NOT IN (SELECT order_id FROM attack_orders)
+            AND order_id NOT IN (SELECT order_id FROM order_events
+                                 WHERE type = 'order.cancelled' AND order_id IS NOT NULL)
+            {keep_users}"""
 
-    def refunds_by_user(self) -> str:
+    def refunds_by_user(self, *, include_abusers: bool = False) -> str:
         """SQL of ``(user_id, refunded_usd)`` up to the bound timestamp parameter: refunds paid
         (``refund.issued``) or, where a user has none - an order export - the value of their
-        cancellation and return lines. Monetary figures are net of it."""
-        return """SELECT user_id, CASE WHEN count(*) FILTER (WHERE type = 'refund.issued') > 0
-                THEN sum(amount_usd) FILTER (WHERE type = 'refund.issued')
-                ELSE coalesce(sum(amount_usd) FILTER (WHERE type = 'return.requested'), 0)
+        cancellation and return lines. A refund of a counted purchase goes to that order's
+        buyer; one of an order that is not a purchase (an attack's, say) is not counted; one
+        naming no known order (an export's cancellation line) goes to its own user."""
+        counted = self.customer_orders(include_abusers=include_abusers)
+        return f"""SELECT coalesce(c.user_id, e.user_id) AS user_id,
+                CASE WHEN count(*) FILTER (WHERE e.type = 'refund.issued') > 0
+                THEN sum(e.amount_usd) FILTER (WHERE e.type = 'refund.issued')
+                ELSE coalesce(sum(e.amount_usd) FILTER (WHERE e.type = 'return.requested'), 0)
                 END AS refunded_usd
-            FROM order_events WHERE user_id IS NOT NULL AND amount_usd > 0 AND ts <= ?::TIMESTAMP
-            GROUP BY user_id"""
+            FROM order_events e
+            LEFT JOIN ({counted}) c ON c.order_id = e.order_id
+            WHERE e.amount_usd > 0 AND e.ts <= ?::TIMESTAMP
+              AND e.type IN ('refund.issued', 'return.requested')
+              AND (c.order_id IS NOT NULL
+                   OR e.order_id IS NULL OR e.order_id NOT IN (SELECT order_id FROM orders))
+              AND coalesce(c.user_id, e.user_id) IS NOT NULL
+            GROUP BY 1"""
 
     def close(self) -> None:
         self.con.close()
@@ -152,6 +173,13 @@ class AnalyticsData:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+def _connect() -> duckdb.DuckDBPyConnection:
+    """Times are UTC whatever the machine's zone (a zoned timestamp in a file is converted)."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    return con
 
 
 def _conform(table: pa.Table, schema: pa.Schema, name: str) -> pa.Table:

@@ -100,6 +100,7 @@ SCHEMAS: dict[str, dict[str, pa.DataType]] = {
     "labels": {"entity_type": _S, "entity_id": _S, "label": _S},
     "skus": {"sku": _S, "merchant_id": _S, "category": _S, "title": _S},
     "listings": {"listing_id": _S, "merchant_id": _S, "sku": _S},
+    "event_users": {"event_id": _S, "user_id": _S},
     "touches": {"user_id": _S, "kind": _S, "value": _S},
 }
 """Every analytics table and its columns; a source that lacks one still creates it, empty."""
@@ -118,6 +119,21 @@ _ORDER_OUTCOMES = frozenset(
         "chargeback.received",
     }
 )
+_USER_ACTS = frozenset(
+    {
+        "user.registered",
+        "login.succeeded",
+        "login.failed",
+        "coupon.claimed",
+        "coupon.redeemed",
+        "refund.requested",
+        "return.requested",
+        "review.posted",
+        "address.changed",
+    }
+)
+"""Events a label may name by event id (a claim, a refund request, a login): kept with their
+user, so such a label reaches the account."""
 _STEPS = frozenset(
     {
         "session.started",
@@ -177,6 +193,8 @@ class LogTables:
         for (entity_type, entity_id), label in labels_of(record):
             self._append("labels", entity_type=entity_type, entity_id=entity_id, label=label)
         self._touch(user, "device", device)
+        if user and kind in _USER_ACTS and record.get("event_id"):
+            self._append("event_users", event_id=record["event_id"], user_id=user)
         if kind in _STEPS:
             self._append(
                 "steps",

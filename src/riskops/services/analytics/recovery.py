@@ -153,6 +153,12 @@ def plan_recovery(
             skipped.append((cart.user_id, cart.cart_id, f"excluded: {cart.excluded}"))
         elif cart.ordered_since is not None:
             skipped.append((cart.user_id, cart.cart_id, "ordered since"))
+        elif (
+            cart.value_usd is None
+            and options.max_discount_usd is not None
+            and options.kind == "discount"
+        ):  # a percentage of an unknown value could exceed the cap
+            skipped.append((cart.user_id, cart.cart_id, "value unknown: the cap cannot hold"))
         else:
             targets.append(cart)
     similar = (
@@ -177,6 +183,8 @@ def plan_recovery(
         }
         if similar.get(i):
             actions.append(RecoveryAction(kind="similar_items", similar_skus=similar[i], **common))
+        elif cart.value_usd is None and options.max_discount_usd is not None:
+            skipped.append((cart.user_id, cart.cart_id, "value unknown: the cap cannot hold"))
         else:
             pct, amount = options.discount_percent, _discount(cart.value_usd, options)
             expires = at + options.valid_for

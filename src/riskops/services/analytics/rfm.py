@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import duckdb
 import pyarrow as pa
@@ -56,8 +56,9 @@ def rfm(
     if not row or not row[0]:
         raise AnalyticsInputError("orders", "no purchases to score (after exclusions)")
     when: datetime = as_of if as_of is not None else row[1]
-    if as_of is not None and as_of.tzinfo is not None:
-        when = as_of.replace(tzinfo=None)  # stored times are UTC without a zone
+    if as_of is not None and as_of.tzinfo is not None:  # stored times are UTC without a zone
+        when = as_of.astimezone(UTC).replace(tzinfo=None)
+    refunds = data.refunds_by_user(include_abusers=include_abusers)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE rfm_base AS
         WITH bought AS (
@@ -68,7 +69,7 @@ def rfm(
         SELECT b.user_id, b.recency_days, b.frequency,
                greatest(b.spent - coalesce(r.refunded_usd, 0), 0) AS monetary_usd,
                coalesce(r.refunded_usd, 0) AS refunded_usd
-        FROM bought b LEFT JOIN ({data.refunds_by_user()}) r USING (user_id)""",
+        FROM bought b LEFT JOIN ({refunds}) r USING (user_id)""",
         [when, when, when],
     )
     n = _one(con, "SELECT count(*) FROM rfm_base")
