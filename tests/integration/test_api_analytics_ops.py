@@ -39,7 +39,9 @@ def test_carts_recovery_holdout_and_uplift(market: TestClient) -> None:
     carts = market.get("/v1/analytics/carts", params={"idle": "2h"})
     assert carts.status_code == 200, carts.text
     counts = carts.json()["counts"]
-    assert counts["abandoned"] == len(carts.json()["carts"]) > 0
+    assert counts["abandoned"] == carts.json()["carts_total"] == len(carts.json()["carts"]) > 0
+    paged = market.get("/v1/analytics/carts", params={"idle": "2h", "limit": 2, "offset": 1})
+    assert paged.json()["carts"] == carts.json()["carts"][1:3]
     no_secret = market.post(
         "/v1/analytics/carts/recovery", json={"campaign_id": "c1", "webhook_url": "http://x"}
     )
@@ -65,6 +67,11 @@ def test_carts_recovery_holdout_and_uplift(market: TestClient) -> None:
         "/v1/analytics/carts/recovery", json={"campaign_id": "c1", "holdout_share": 0.5}
     )
     assert [a["group"] for a in again.json()["actions"]] == [a["group"] for a in actions]
+    later = (NOW + timedelta(days=3)).isoformat()
+    measured = market.post(
+        "/v1/analytics/carts/uplift", json={"actions": actions, "window": "1d", "as_of": later}
+    )
+    assert measured.json()["pending"] == 0  # a day's window has ended three days on
     uplift = market.post("/v1/analytics/carts/uplift", json={"actions": actions, "window": "1h"})
     assert uplift.status_code == 200, uplift.text
     result = uplift.json()["uplift"]

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from riskops.api.body import decode_json, read_body
 from riskops.api.deps import require, runtime
 from riskops.api.errors import json_response
-from riskops.api.routes.analytics import _as_of, _run
+from riskops.api.routes.analytics import _as_of, _page, _run
 from riskops.services.analytics.data import AnalyticsData
 from riskops.services.analytics.inputs import AnalyticsInputError
 from riskops.services.runtime import Runtime
@@ -91,21 +91,30 @@ async def get_funnel(
     return json_response(await _run(rt, analysis))
 
 
-@router.get("/carts", summary="Abandoned carts as of now (or as_of)")
+@router.get("/carts", summary="Abandoned carts as of now (or as_of), oldest first, paged")
 async def get_carts(
     as_of: str | None = None,
     idle: str = "1h",
+    limit: int = 1000,
+    offset: int = 0,
     rt: Runtime = Depends(runtime),
     _key: ApiKeyRow = Depends(require("read")),
 ) -> Response:
     from riskops.services.analytics.carts import find_abandoned_carts
 
+    _page(limit, offset)
     when = _as_of(as_of) or rt.clock()
     idle_td = _window({"idle": idle}, "idle", "1h")
 
     def analysis(data: AnalyticsData) -> dict[str, Any]:
         carts = find_abandoned_carts(data, as_of=when, idle=idle_td)
-        return {"as_of": when.isoformat(), "counts": carts.counts, "carts": _rows(carts.carts)}
+        page = carts.carts[offset : offset + limit]
+        return {
+            "as_of": when.isoformat(),
+            "counts": carts.counts,
+            "carts_total": len(carts.carts),
+            "carts": _rows(page),
+        }
 
     return json_response(await _run(rt, analysis))
 
@@ -141,11 +150,14 @@ async def post_recovery(
         include_abusers=_flag(body, "include_abusers"),
     )
     idle = _window(body, "idle", "1h")
+    planned_at = body.get("as_of")
+    if planned_at is not None and not isinstance(planned_at, str):
+        raise AnalyticsInputError("as_of", "an ISO 8601 time")
     webhook = body.get("webhook_url")
     secret = rt.settings.webhook_secret
     if webhook is not None and not secret:
         raise AnalyticsInputError("webhook_url", "set RISKOPS_WEBHOOK_SECRET to sign webhooks")
-    when = rt.clock()
+    when = _as_of(planned_at) or rt.clock()
 
     def analysis(data: AnalyticsData) -> Any:
         return plan_recovery(data, find_abandoned_carts(data, as_of=when, idle=idle), options)
@@ -173,7 +185,8 @@ async def post_recovery(
 @router.post(
     "/carts/uplift",
     summary="Recovery of treated vs held-out carts, with a confidence interval",
-    description='Body: `{"actions": [...as returned by /carts/recovery...], "window": "7d"}`.',
+    description='Body: `{"actions": [...as returned by /carts/recovery...], "window": "7d", '
+    '"as_of": "…"}` (default: now; actions whose window has not ended are pending).',
 )
 async def post_uplift(
     request: Request,
@@ -188,7 +201,10 @@ async def post_uplift(
         raise AnalyticsInputError("actions", "a list of actions from /carts/recovery")
     actions = actions_from_rows(rows)
     window = _window(body, "window", "7d")
-    when = rt.clock()
+    measured_at = body.get("as_of")
+    if measured_at is not None and not isinstance(measured_at, str):
+        raise AnalyticsInputError("as_of", "an ISO 8601 time")
+    when = _as_of(measured_at) or rt.clock()
 
     def analysis(data: AnalyticsData) -> Any:
         return measure_recovery(data, actions, as_of=when, window=window)
