@@ -51,12 +51,7 @@ async def get_user_credit(
     return json_response(_credit(found[0]))
 
 
-@router.get("/merchants", summary="Every merchant's credit, tier and exposure multiplier")
-async def get_merchants_credit(
-    as_of: str | None = None,
-    rt: Runtime = Depends(runtime),
-    _key: ApiKeyRow = Depends(require("read")),
-) -> Response:
+async def _merchant_report(rt: Runtime, as_of: str | None) -> Any:
     from riskops.services.credit import merchant_credit_report
 
     when = _as_of(as_of)
@@ -64,7 +59,16 @@ async def get_merchants_credit(
     def analysis(data: AnalyticsData) -> Any:
         return merchant_credit_report(data, as_of=when)
 
-    report = await _run(rt, analysis)
+    return await _run(rt, analysis)
+
+
+@router.get("/merchants", summary="Every merchant's credit, tier and exposure multiplier")
+async def get_merchants_credit(
+    as_of: str | None = None,
+    rt: Runtime = Depends(runtime),
+    _key: ApiKeyRow = Depends(require("read")),
+) -> Response:
+    report = await _merchant_report(rt, as_of)
     return json_response(
         {
             "as_of": report.as_of.isoformat(),
@@ -81,14 +85,7 @@ async def get_merchant_credit(
     rt: Runtime = Depends(runtime),
     _key: ApiKeyRow = Depends(require("read")),
 ) -> Response:
-    from riskops.services.credit import merchant_credit_report
-
-    when = _as_of(as_of)
-
-    def analysis(data: AnalyticsData) -> Any:
-        return merchant_credit_report(data, as_of=when)
-
-    report = await _run(rt, analysis)
+    report = await _merchant_report(rt, as_of)
     for m in report.merchants:
         if m.merchant_id == merchant_id:
             return json_response(_credit(m))
