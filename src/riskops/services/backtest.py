@@ -25,12 +25,21 @@ from riskops.core.decisions.columnar import ENTITY_COLUMNS, features_query, rule
 from riskops.core.decisions.features import feature_table
 from riskops.core.decisions.policy import Policy, apply_policy
 from riskops.core.decisions.ruleset import OUTCOMES, Ruleset
-from riskops.core.decisions.schema import CHECKPOINTS, blocked_users_entity, context_schema
+from riskops.core.decisions.schema import (
+    CHECKPOINTS,
+    MODEL_SCORE,
+    blocked_users_entity,
+    context_schema,
+)
 from riskops.core.entities.extract import metric_name
 from riskops.core.events.catalogue import CATALOGUE
+from riskops.core.rules.sql import quote_ident
+from riskops.errors import Problem, ValidationFailed
 from riskops.services.backtest_load import Request, arrow_tables, load, needed_entities
+from riskops.services.backtest_model import add_model_scores
 from riskops.services.backtest_report import report
 from riskops.services.lists import ListsCache
+from riskops.services.model_serving import ModelServing
 from riskops.services.policy import PolicyService
 from riskops.services.rules import RulesService, compile_ruleset
 from riskops.stores.base import Store
@@ -47,7 +56,9 @@ class BacktestService:
         rules: RulesService,
         lists: ListsCache,
         policy: PolicyService | None = None,
+        models: ModelServing | None = None,
     ) -> None:
+        self._models = models
         self._store = store
         self._secret = secret
         self._rules = rules
@@ -73,13 +84,16 @@ class BacktestService:
         baseline: Ruleset | None = active[1] if active else None
         clock = _Stopwatch()
         with duckdb.connect() as con:
-            self._decide(con, candidate, baseline, since_us, until_us, progress, events, clock)
+            model = self._decide(
+                con, candidate, baseline, since_us, until_us, progress, events, clock
+            )
             result = report(con, [c.rule.id for c in candidate.live_rules], baseline is not None)
             clock.lap("outcomes and report")
         result.update(
             checkpoint=candidate.checkpoint,
             candidate_rules=len(candidate.live()),
             baseline_version=active[0] if active else None,
+            model=model,
             since=since_us,
             until=until_us,
             timing_s=clock.laps,
@@ -111,12 +125,18 @@ class BacktestService:
         progress: Progress | None,
         events: Store | None,
         clock: _Stopwatch,
-    ) -> None:
+    ) -> str | None:
         """Leave in ``con`` the tables ``ev``, ``hits`` (a column per rule: c0 … for the
-        candidate, b0 … for the baseline) and ``outcomes`` (per event and side)."""
+        candidate, b0 … for the baseline, and the model's score) and ``outcomes`` (per event
+        and side); returns the model that scored (``name:version``), if any."""
         checkpoint = candidate.checkpoint
         policy = self._policy.active()[1] if self._policy else Policy()
         needed = candidate.fields | (baseline.fields if baseline else frozenset())
+        slot = self._models.slot(checkpoint) if self._models is not None else None
+        if slot is not None and slot.error is not None:
+            raise ValidationFailed("model unavailable", [Problem(MODEL_SCORE, slot.error)])
+        if slot is not None and slot.champion is not None:
+            needed = needed | frozenset(slot.champion.features)
         schema = context_schema(checkpoint)
         features = feature_table()
         windows = [features[p][3] for p in needed if p in features]
@@ -125,7 +145,9 @@ class BacktestService:
         req = Request(
             types=frozenset(CHECKPOINTS[checkpoint].event_types),
             event_fields={
-                p: schema[p] for p in sorted(needed) if p not in features and p not in graph
+                p: schema[p]
+                for p in sorted(needed)
+                if p not in features and p not in graph and p != MODEL_SCORE
             },
             since_us=since_us,
             until_us=until_us,
@@ -153,6 +175,10 @@ class BacktestService:
             f"JOIN ({features_query(needed, types_of, self._source(con, graph))}) f "
             "USING (seq)"
         )
+        if slot is not None and slot.champion is not None:
+            add_model_scores(con, slot)
+        else:  # no model: a rule reading model.score fails, as live
+            con.execute(f"ALTER TABLE ctx ADD COLUMN {quote_ident(MODEL_SCORE)} DOUBLE")
         clock.lap("features")
         hit_cols = [
             f"{rule_sql(c, schema, allowed)} AS c{i}" for i, c in enumerate(candidate.live_rules)
@@ -162,7 +188,8 @@ class BacktestService:
                 f"{rule_sql(c, schema, allowed)} AS b{i}" for i, c in enumerate(baseline.live_rules)
             ]
         con.execute(
-            "CREATE TABLE hits AS SELECT seq, market, payment_method, amount"
+            "CREATE TABLE hits AS SELECT seq, market, payment_method, amount, "
+            f"{quote_ident(MODEL_SCORE)} AS model_score"
             + "".join(f", {h}" for h in hit_cols)
             + " FROM ctx"
         )
@@ -170,6 +197,8 @@ class BacktestService:
         fail = policy.fail_mode_for(checkpoint)
         sides = {"c": candidate} | ({"b": baseline} if baseline is not None else {})
         _outcomes(con, sides, fail, policy, checkpoint)
+        champion = slot.champion if slot is not None else None
+        return None if champion is None else f"{champion.name}:{champion.version}"
 
     def _source(self, con: duckdb.DuckDBPyConnection, graph: list[str]) -> str:
         """The events, with ``user_blocked`` (the account is on a block list at the row's
@@ -260,7 +289,8 @@ def _outcomes(
         total = " + ".join(score) if score else "0"
         parts.append(
             f"SELECT seq, market, payment_method, '{side}' AS side, "
-            f"GREATEST({', '.join(severity)}) AS severity, LEAST(100, {total}) AS score FROM hits"
+            f"GREATEST({', '.join(severity)}) AS severity, GREATEST(LEAST(100, {total}), "
+            "COALESCE(CAST(FLOOR(model_score + 0.5) AS INTEGER), 0)) AS score FROM hits"
         )
     con.execute("CREATE TABLE raw_outcomes AS " + " UNION ALL ".join(parts))
     combos = con.execute(

@@ -14,7 +14,7 @@ import orjson
 
 from riskops.core.decisions.engine import Evaluation, evaluate
 from riskops.core.decisions.features import entity_ids, event_fields, state_features
-from riskops.core.decisions.policy import apply_policy
+from riskops.core.decisions.policy import Policy, apply_policy, score_outcome
 from riskops.core.decisions.ruleset import Ruleset
 from riskops.core.decisions.schema import (
     BLOCKED_USERS_LIMIT,
@@ -26,6 +26,8 @@ from riskops.errors import NotFound, Problem, ValidationFailed
 from riskops.services.clock import Clock
 from riskops.services.ingest import IngestService, Prepared
 from riskops.services.lists import ListsCache
+from riskops.services.model_scoring import ModelPart, model_reason, score_models
+from riskops.services.model_serving import ModelServing, Slot, model_fields
 from riskops.services.policy import PolicyService
 from riskops.services.rules import RulesService, check_checkpoint
 from riskops.stores.base import OnlineState, Store
@@ -42,6 +44,7 @@ def new_decision_id() -> str:
     return f"dec_{_ids.getrandbits(128):032x}"
 
 
+_PASSING = ("allow", "challenge")
 _ALLOWABLE = ("user", "device", "ip", "address", "instrument")
 
 
@@ -67,7 +70,10 @@ class DecisionService:
         lists: ListsCache,
         clock: Clock,
         policy: PolicyService,
+        models: ModelServing | None = None,
     ) -> None:
+        self._models = models
+        self._paths: dict[str, tuple[Ruleset, Slot | None, tuple[str, ...]]] = {}
         self._store = store
         self._state = state
         self._ingest = ingest
@@ -100,9 +106,14 @@ class DecisionService:
         version, ruleset = active if active else (None, Ruleset(checkpoint, ()))
         ids = _entity_ids(record, prepared)
         fields = event_fields(record, at_us)
+        payment_method = (record.get("payload") or {}).get("payment_method")
+        slot = self._models.slot(checkpoint) if self._models is not None else None
+        if slot is not None and not slot.applies(payment_method):
+            slot = None
+        paths = self._paths_for(checkpoint, ruleset, slot)
         fields.update(
             state_features(
-                ruleset.fields,
+                paths,
                 ids,
                 lambda t, i, w, m: self._state.windows(t, i, w, at_us - 1, m),  # before the event
                 at_us,
@@ -113,6 +124,7 @@ class DecisionService:
         fields.update(self._blocked_users(ruleset, ids, at_us))
         policy_version, policy = self._policy.active()
         fail_mode = policy.fail_mode_for(checkpoint)
+        scored = score_models(slot, fields)
         allowed = frozenset(
             t
             for t in _ALLOWABLE
@@ -127,19 +139,28 @@ class DecisionService:
             fail_mode=fail_mode,
             trace=False,  # rebuilt when the decision is read (see get)
         )
+        score = max(result.score, scored.whole_score)
+        rules_outcome = result.outcome
+        if (
+            scored.error is not None
+            and fail_mode == "closed"
+            and rules_outcome in ("allow", "challenge")
+        ):
+            rules_outcome = "review"  # the model is down: closed means nothing passes unseen
         applied = apply_policy(
             policy,
             checkpoint,
             record["market"],
-            (record.get("payload") or {}).get("payment_method"),
-            result.outcome,
-            result.score,
+            payment_method,
+            rules_outcome,
+            score,
             result.actions,
         )
         decision_id = new_decision_id()
         response = _response(decision_id, checkpoint, prepared, result, version, started)
-        response.update(outcome=applied.outcome, actions=applied.actions)
+        response.update(outcome=applied.outcome, actions=applied.actions, score=score)
         response["versions"]["policy"] = policy_version
+        self._model_answer(response, scored, policy, record["market"], fields)
         response["policy"] = {
             "market": record["market"],
             "phase": applied.phase,
@@ -152,7 +173,8 @@ class DecisionService:
             "trace": result.trace,
             "skipped": result.skipped,
             # what the evaluation depended on: enough to rebuild its trace node by node
-            "fields": {k: fields.get(k) for k in sorted(ruleset.fields)},
+            "fields": {k: fields.get(k) for k in sorted({*paths, *scored.fields})},
+            "challenger": scored.challenger_dict(),
             "list_lookups": result.lookups,
             "allowed": sorted(allowed),
             "fail_mode": fail_mode,
@@ -168,6 +190,38 @@ class DecisionService:
         )
         response["replayed"] = False
         return PendingDecision(prepared, row, response)
+
+    def _paths_for(self, checkpoint: str, ruleset: Ruleset, slot: Slot | None) -> tuple[str, ...]:
+        """The context paths to compute: the rules' and the models' (cached per ruleset and
+        model slot)."""
+        cached = self._paths.get(checkpoint)
+        if cached is not None and cached[0] is ruleset and cached[1] is slot:
+            return cached[2]
+        paths = model_fields(slot, sorted(ruleset.fields))
+        self._paths[checkpoint] = (ruleset, slot, paths)
+        return paths
+
+    def _model_answer(
+        self,
+        response: dict[str, Any],
+        scored: ModelPart,
+        policy: Policy,
+        market: str,
+        fields: dict[str, Any],
+    ) -> None:
+        """The model's part of the answer: its version and score; for a non-allow outcome its
+        top contributing features, and a reason when its score alone is past a threshold."""
+        if scored.champion is None and scored.error is None:
+            return
+        response["versions"]["model"] = scored.version_label
+        part = scored.as_dict()
+        if response["outcome"] != "allow" and scored.champion is not None:
+            part["contributions"] = scored.contributions(fields)
+            if score_outcome(policy, market, scored.whole_score) != "allow":
+                response["reasons"].append(model_reason(scored, part["contributions"]))
+        if scored.error is not None:
+            response["errors"].append({"rule_id": "model", "message": scored.error, "position": ""})
+        response["model"] = part
 
     def reads_graph(self, checkpoint: str) -> bool:
         """Whether the active rules at ``checkpoint`` read the entity graph (a database read)."""
@@ -223,6 +277,7 @@ class DecisionService:
                 return pending.response
         body: dict[str, Any] = orjson.loads(earlier.body)
         response = {k: body[k] for k in _RESPONSE_KEYS}
+        response.update({k: body[k] for k in _OPTIONAL_KEYS if k in body})
         response["replayed"] = True
         return response
 
@@ -261,6 +316,7 @@ _RESPONSE_KEYS = (
     "policy",
     "latency_ms",
 )
+_OPTIONAL_KEYS = ("model",)
 
 
 def _response(

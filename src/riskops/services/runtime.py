@@ -17,6 +17,7 @@ from riskops.services.graph_projector import GraphProjector
 from riskops.services.ingest import IngestService
 from riskops.services.keys import KeyService
 from riskops.services.lists import ListsCache, ListsService
+from riskops.services.model_serving import ModelServing
 from riskops.services.policy import PolicyService
 from riskops.services.profiles import ProfileService
 from riskops.services.projector import StateProjector
@@ -82,6 +83,7 @@ def build_runtime(
         settings.rules_reload_s,
         Policy(fail_mode={"default": settings.decision_fail_mode}),
     )
+    models = ModelServing(settings.data_dir, settings.rules_reload_s)
     return Runtime(
         settings=settings,
         store=store,
@@ -101,8 +103,9 @@ def build_runtime(
             lists_cache,
             clock,
             policy,
+            models,
         ),
-        backtests=BacktestService(store, secret, rules, lists_cache, policy),
+        backtests=BacktestService(store, secret, rules, lists_cache, policy, models),
         audit=AuditService(store),
         analytics=AnalyticsService(store, secret, clock),
         policy=policy,

@@ -133,6 +133,14 @@ IDENTITY: dict[str, str] = {
 }
 
 
+MODEL_SCORE = "model.score"
+"""The checkpoint's champion model's probability that the event is bad, in percent (0-100)."""
+MODEL_CHECKPOINTS = frozenset(
+    {"order", "payment_method", "coupon_claim", "login", "refund_request"}
+)
+"""The checkpoints with a model (``riskops.core.models.features.MODELS``; a test checks)."""
+
+
 def window_suffix(window_s: int) -> str:
     return format_window(window_s)
 
@@ -186,6 +194,8 @@ def context_schema(checkpoint: str) -> dict[str, str]:
     checkpoint)."""
     spec = CHECKPOINTS[checkpoint]
     out = dict(IDENTITY)
+    if checkpoint in MODEL_CHECKPOINTS:
+        out[MODEL_SCORE] = "double"
     for event_type in spec.event_types:
         _payload_fields(CATALOGUE[event_type].payload, "event", out, 0)
     for entity in VELOCITY_ENTITIES:

@@ -13,7 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from riskops.core.decisions.schema import CHECKPOINTS, blocked_users_entity, context_schema
+from riskops.core.decisions.schema import (
+    CHECKPOINTS,
+    MODEL_SCORE,
+    blocked_users_entity,
+    context_schema,
+)
 
 NUMERIC_TYPES = frozenset({"int", "double", "bool"})
 NOT_POINT_IN_TIME = frozenset({"event.time"})
@@ -165,6 +170,8 @@ def feature_problems(checkpoint: str, paths: Iterable[str]) -> list[tuple[str, s
         kind = schema.get(path)
         if path in seen:
             problems.append((path, "repeated"))
+        elif path == MODEL_SCORE:
+            problems.append((path, "a model's own output, not a feature"))
         elif kind is None:
             problems.append((path, f"not a field of the {checkpoint} checkpoint's context"))
         elif kind not in NUMERIC_TYPES:
