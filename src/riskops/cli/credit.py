@@ -83,3 +83,56 @@ def merchants_command(
     if out is not None:
         with input_errors():
             write_table(merchant_credit_table(report.merchants), out)
+
+
+@app.command("refresh")
+def refresh_command(
+    database_url: str | None = Db,
+    as_of: str | None = AsOf,
+    privileges: Path | None = typer.Option(
+        None, help="YAML of tier → privileges overriding the defaults (docs/credit.md)."
+    ),
+    author: str = typer.Option(..., "--author", "-a", help="Who makes the change (audited)."),
+) -> None:
+    """Recompute every user's credit and replace the snapshot that live decisions read: each
+    user's tier then sets their privileges (express refund, password-free limit, pay later,
+    new-user cap). Run it on a schedule; API processes pick a new snapshot up by themselves."""
+    from datetime import UTC, datetime
+
+    from riskops.cli.common import settings_from
+    from riskops.services.standing import record_refresh, refresh_standing
+    from riskops.stores.factory import open_store
+
+    overrides = _privileges_file(privileges)
+    settings = settings_from(database_url=database_url)
+    with input_errors(), open_data(None, [], None, database_url, None) as data:
+        done = refresh_standing(data, settings.data_dir, as_of=_as_of(as_of), privileges=overrides)
+    store = open_store(settings.resolved_database_url())
+    try:
+        record_refresh(store, datetime.now(UTC), author, done)
+    finally:
+        store.close()
+    table = Table(title=f"credit snapshot as of {done.as_of or '-'}: {done.users:,} users")
+    table.add_column("tier")
+    table.add_column("users", justify="right")
+    for tier, n in done.tiers.items():
+        table.add_row(tier, f"{n:,}")
+    console.print(table)
+    console.print(f"written to {escape(done.path)}")
+
+
+def _privileges_file(path: Path | None) -> dict[str, dict[str, object]] | None:
+    import yaml
+
+    from riskops.services.analytics.inputs import AnalyticsInputError
+
+    if path is None:
+        return None
+    with input_errors():
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise AnalyticsInputError("--privileges", f"cannot read {path}: {exc}") from None
+        if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+            raise AnalyticsInputError("--privileges", "a mapping of tier → {privilege: value}")
+    return data

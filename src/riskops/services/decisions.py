@@ -12,24 +12,34 @@ from typing import Any
 
 import orjson
 
-from riskops.core.decisions.engine import Evaluation, evaluate
+from riskops.core.decisions.engine import evaluate
 from riskops.core.decisions.features import entity_ids, event_fields, state_features
 from riskops.core.decisions.policy import Policy, apply_policy, score_outcome
+from riskops.core.decisions.privileges import apply_privileges
 from riskops.core.decisions.ruleset import Ruleset
 from riskops.core.decisions.schema import (
     BLOCKED_USERS_LIMIT,
     CHECKPOINTS,
+    CREDIT_SCORE,
+    CREDIT_TIER,
     blocked_users_entity,
 )
 from riskops.core.events.envelope import to_us
 from riskops.errors import NotFound, Problem, ValidationFailed
 from riskops.services.clock import Clock
+from riskops.services.decision_answer import (
+    OPTIONAL_KEYS,
+    RESPONSE_KEYS,
+    amount_usd,
+    response_body,
+)
 from riskops.services.ingest import IngestService, Prepared
 from riskops.services.lists import ListsCache
 from riskops.services.model_scoring import ModelPart, model_reason, score_models
 from riskops.services.model_serving import ModelServing, Slot, model_fields
 from riskops.services.policy import PolicyService
 from riskops.services.rules import RulesService, check_checkpoint
+from riskops.services.standing import StandingCache
 from riskops.stores.base import OnlineState, Store
 from riskops.stores.decision_base import DecisionRow
 
@@ -71,8 +81,10 @@ class DecisionService:
         clock: Clock,
         policy: PolicyService,
         models: ModelServing | None = None,
+        standing: StandingCache | None = None,
     ) -> None:
         self._models = models
+        self._standing = standing
         self._paths: dict[str, tuple[Ruleset, Slot | None, tuple[str, ...]]] = {}
         self._store = store
         self._state = state
@@ -125,6 +137,9 @@ class DecisionService:
         policy_version, policy = self._policy.active()
         fail_mode = policy.fail_mode_for(checkpoint)
         scored = score_models(slot, fields)
+        standing = self._standing.of(record.get("user_id")) if self._standing else None
+        fields[CREDIT_SCORE] = standing.score if standing else None
+        fields[CREDIT_TIER] = standing.tier if standing else None
         allowed = frozenset(
             t
             for t in _ALLOWABLE
@@ -156,9 +171,25 @@ class DecisionService:
             score,
             result.actions,
         )
+        granted = (
+            None
+            if standing is None
+            else apply_privileges(
+                checkpoint,
+                applied.outcome,
+                applied.actions,
+                standing,
+                amount_usd(record),
+                payment_method,
+            )
+        )
         decision_id = new_decision_id()
-        response = _response(decision_id, checkpoint, prepared, result, version, started)
-        response.update(outcome=applied.outcome, actions=applied.actions, score=score)
+        response = response_body(decision_id, checkpoint, prepared, result, version, started)
+        response.update(
+            outcome=granted.outcome if granted else applied.outcome,
+            actions=granted.actions if granted else applied.actions,
+            score=score,
+        )
         response["versions"]["policy"] = policy_version
         self._model_answer(response, scored, policy, record["market"], fields)
         response["policy"] = {
@@ -167,6 +198,13 @@ class DecisionService:
             "thresholds": applied.thresholds,
             "rules_outcome": result.outcome,
             "note": applied.note,
+            "credit": None
+            if standing is None
+            else {
+                "tier": standing.tier,
+                "score": standing.score,
+                "notes": granted.notes if granted else [],
+            },
         }
         full = {
             **response,
@@ -276,8 +314,8 @@ class DecisionService:
                 uow.commit()
                 return pending.response
         body: dict[str, Any] = orjson.loads(earlier.body)
-        response = {k: body[k] for k in _RESPONSE_KEYS}
-        response.update({k: body[k] for k in _OPTIONAL_KEYS if k in body})
+        response = {k: body[k] for k in RESPONSE_KEYS}
+        response.update({k: body[k] for k in OPTIONAL_KEYS if k in body})
         response["replayed"] = True
         return response
 
@@ -300,49 +338,3 @@ class DecisionService:
             )
             body["trace"] = replay.trace
         return body
-
-
-_RESPONSE_KEYS = (
-    "decision_id",
-    "checkpoint",
-    "event_id",
-    "outcome",
-    "actions",
-    "score",
-    "reasons",
-    "shadow_hits",
-    "errors",
-    "versions",
-    "policy",
-    "latency_ms",
-)
-_OPTIONAL_KEYS = ("model",)
-
-
-def _response(
-    decision_id: str,
-    checkpoint: str,
-    prepared: Prepared,
-    result: Evaluation,
-    version: int | None,
-    started: float,
-) -> dict[str, Any]:
-    return {
-        "decision_id": decision_id,
-        "checkpoint": checkpoint,
-        "event_id": prepared.row.event_id,
-        "outcome": result.outcome,
-        "actions": result.actions,
-        "score": result.score,
-        "reasons": [
-            {"rule_id": r.rule_id, "text": {"en": r.text_en, "zh": r.text_zh}, "values": r.values}
-            for r in result.reasons
-        ],
-        "shadow_hits": result.shadow_hits,
-        "errors": [
-            {"rule_id": e.rule_id, "message": e.message, "position": e.position}
-            for e in result.errors
-        ],
-        "versions": {"ruleset": version, "model": None, "policy": None},
-        "latency_ms": round((time.perf_counter() - started) * 1000, 3),
-    }

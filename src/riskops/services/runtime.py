@@ -22,6 +22,7 @@ from riskops.services.policy import PolicyService
 from riskops.services.profiles import ProfileService
 from riskops.services.projector import StateProjector
 from riskops.services.rules import RulesService
+from riskops.services.standing import StandingCache
 from riskops.stores.base import OnlineState
 from riskops.stores.factory import open_state, open_store, upgrade_schema
 from riskops.stores.sql.engine import SqlStore
@@ -104,6 +105,7 @@ def build_runtime(
             clock,
             policy,
             models,
+            StandingCache(settings.data_dir, settings.rules_reload_s),
         ),
         backtests=BacktestService(store, secret, rules, lists_cache, policy, models),
         audit=AuditService(store),

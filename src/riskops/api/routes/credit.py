@@ -3,17 +3,20 @@ and Chinese, and what the tier allows (user privileges, merchant traffic exposur
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Depends
+from starlette.requests import Request
 from starlette.responses import Response
 
+from riskops.api.body import decode_json
 from riskops.api.deps import require, runtime
 from riskops.api.errors import json_response
 from riskops.api.routes.analytics import _as_of, _run
 from riskops.core.credit import MerchantCredit, UserCredit
-from riskops.errors import NotFound
+from riskops.errors import NotFound, Problem, ValidationFailed
 from riskops.services.analytics.data import AnalyticsData
 from riskops.services.runtime import Runtime
 from riskops.stores.base import ApiKeyRow
@@ -90,3 +93,35 @@ async def get_merchant_credit(
         if m.merchant_id == merchant_id:
             return json_response(_credit(m))
     raise NotFound(f"no merchant {merchant_id} in the event log")
+
+
+@router.post(
+    "/refresh",
+    summary="Recompute every user's credit into the snapshot live decisions read",
+    description="Tiers then set privileges in decisions (express refund, password-free "
+    "limit, pay later, new-user cap). The body may give `privileges` overriding the defaults "
+    "per tier. Audited.",
+)
+async def refresh_credit(
+    request: Request,
+    as_of: str | None = None,
+    rt: Runtime = Depends(runtime),
+    key: ApiKeyRow = Depends(require("admin")),
+) -> Response:
+    from riskops.services.standing import record_refresh, refresh_standing
+
+    when = _as_of(as_of)
+    raw = await request.body()
+    body = decode_json(raw) if raw.strip() else {}
+    if not isinstance(body, dict):
+        raise ValidationFailed("invalid body", [Problem("body", "a JSON object")])
+    privileges = body.get("privileges")
+    if privileges is not None and not isinstance(privileges, dict):
+        raise ValidationFailed("invalid body", [Problem("privileges", "tier → {privilege: value}")])
+
+    def analysis(data: AnalyticsData) -> Any:
+        return refresh_standing(data, rt.settings.data_dir, as_of=when, privileges=privileges)
+
+    done = await _run(rt, analysis)
+    await asyncio.to_thread(record_refresh, rt.store, rt.clock(), key.name, done)
+    return json_response(asdict(done))

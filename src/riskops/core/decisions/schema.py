@@ -135,6 +135,10 @@ IDENTITY: dict[str, str] = {
 
 MODEL_SCORE = "model.score"
 """The checkpoint's champion model's probability that the event is bad, in percent (0-100)."""
+CREDIT_SCORE = "credit.score"
+CREDIT_TIER = "credit.tier"
+"""The user's credit score (300-850) and tier from the latest credit snapshot (``new`` for a
+user it does not know; None without a snapshot)."""
 MODEL_CHECKPOINTS = frozenset(
     {"order", "payment_method", "coupon_claim", "login", "refund_request"}
 )
@@ -194,6 +198,8 @@ def context_schema(checkpoint: str) -> dict[str, str]:
     checkpoint)."""
     spec = CHECKPOINTS[checkpoint]
     out = dict(IDENTITY)
+    out[CREDIT_SCORE] = "int"
+    out[CREDIT_TIER] = "string"
     if checkpoint in MODEL_CHECKPOINTS:
         out[MODEL_SCORE] = "double"
     for event_type in spec.event_types:

@@ -1,0 +1,168 @@
+"""Users' credit standing for live decisions: a snapshot of every user's credit score, tier
+and privileges, written by ``riskops credit refresh`` (or ``POST /v1/credit/refresh``) and read
+by every API process.
+
+Credit is computed from the whole event log (DuckDB, seconds to minutes), far too slow for a
+decision; the snapshot makes it a dictionary lookup. Refresh it on a schedule (hourly, say):
+a user newer than the snapshot decides as the ``new`` tier until the next one.
+
+The snapshot is ``<data_dir>/credit/users.parquet``: written under a temporary name and renamed
+into place, so a reader sees the old or the new one, never half. Readers look at its
+modification time at most every ``reload_s`` seconds and load a new one when it changed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from riskops.core.credit.model import Privileges
+from riskops.core.decisions.privileges import Standing, unknown_standing
+from riskops.core.events.envelope import to_us
+from riskops.services.analytics.data import AnalyticsData
+from riskops.services.credit import user_credit, user_credit_table
+from riskops.stores.base import Store
+from riskops.stores.decision_base import AuditEntry
+
+log = logging.getLogger("riskops.credit")
+SNAPSHOT_COLUMNS = (
+    "user_id",
+    "score",
+    "tier",
+    "express_refund",
+    "password_free_limit_usd",
+    "pay_later",
+    "new_user_cap_usd",
+)
+
+
+def snapshot_path(data_dir: Path) -> Path:
+    return Path(data_dir) / "credit" / "users.parquet"
+
+
+@dataclass(frozen=True, slots=True)
+class Refreshed:
+    users: int
+    tiers: dict[str, int]
+    as_of: str
+    path: str
+
+
+def refresh_standing(
+    data: AnalyticsData,
+    data_dir: Path,
+    *,
+    as_of: datetime | None = None,
+    privileges: Mapping[str, Mapping[str, object]] | None = None,
+) -> Refreshed:
+    """Compute every user's credit as of ``as_of`` (default: the log's end) and replace the
+    snapshot. Returns how many users per tier."""
+    rows = user_credit(data, as_of=as_of, privileges=privileges)
+    table = user_credit_table(rows).select(list(SNAPSHOT_COLUMNS))
+    when = rows[0].facts.as_of if rows else as_of
+    stamp = when.isoformat() if when is not None else ""
+    table = table.replace_schema_metadata({"as_of": stamp})
+    path = snapshot_path(data_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".users.", suffix=".parquet")
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    tiers: dict[str, int] = {}
+    for r in rows:
+        tiers[r.tier] = tiers.get(r.tier, 0) + 1
+    return Refreshed(len(rows), dict(sorted(tiers.items())), stamp, str(path))
+
+
+def record_refresh(store: Store, at: datetime, actor: str, done: Refreshed) -> None:
+    """The refresh in the audit log (who, when, how many users per tier)."""
+    after = json.dumps({"users": done.users, "tiers": done.tiers, "as_of": done.as_of})
+    with store.begin(write=True) as uow:
+        uow.audit.add(AuditEntry(to_us(at), actor, "credit.refresh", "users", None, after))
+        uow.commit()
+
+
+class StandingCache:
+    """The latest snapshot, as ``user id → Standing``; reloaded when the file changes."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        reload_s: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._path = snapshot_path(data_dir)
+        self._reload_s = reload_s
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._users: dict[str, Standing] | None = None
+        self._mtime = -1
+        self._checked = -math.inf
+        self._unknown = unknown_standing()
+
+    def of(self, user_id: str | None) -> Standing | None:
+        """The user's standing; the ``new`` tier's for a user the snapshot does not know;
+        None when there is no snapshot (credit does not take part in decisions)."""
+        users = self._current()
+        if users is None:
+            return None
+        return users.get(user_id, self._unknown) if user_id else self._unknown
+
+    def _current(self) -> dict[str, Standing] | None:
+        now = self._monotonic()
+        if now - self._checked < self._reload_s:
+            return self._users
+        with self._lock:
+            self._checked = now
+            try:
+                mtime = self._path.stat().st_mtime_ns
+            except OSError:
+                self._users, self._mtime = None, -1
+                return None
+            if mtime != self._mtime:
+                try:
+                    self._users = _load(pq.read_table(self._path, columns=list(SNAPSHOT_COLUMNS)))
+                    self._mtime = mtime
+                except (OSError, pa.ArrowException, KeyError):
+                    log.exception("credit snapshot %s unreadable; keeping the last one", self._path)
+            return self._users
+
+
+def _load(table: pa.Table) -> dict[str, Standing]:
+    cols = table.to_pydict()
+    shared: dict[tuple[object, ...], Privileges] = {}  # a handful of distinct privilege sets
+    out: dict[str, Standing] = {}
+    for i, user in enumerate(cols["user_id"]):
+        key = (
+            cols["express_refund"][i],
+            cols["password_free_limit_usd"][i],
+            cols["pay_later"][i],
+            cols["new_user_cap_usd"][i],
+        )
+        privileges = shared.get(key)
+        if privileges is None:
+            privileges = shared[key] = Privileges(
+                bool(key[0]), float(key[1] or 0.0), bool(key[2]), _cap(key[3])
+            )
+        out[str(user)] = Standing(int(cols["score"][i]), str(cols["tier"][i]), privileges)
+    return out
+
+
+def _cap(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
