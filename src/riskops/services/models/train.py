@@ -16,7 +16,7 @@ classifier, isotonic calibration and a metrics report.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import lightgbm as lgb
@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from riskops.core.models.calibration import Calibration, fit_isotonic
-from riskops.core.models.features import MODELS, ModelSpec, spec_problems
+from riskops.core.models.features import MODELS, ModelSpec, feature_problems, spec_problems
 from riskops.core.models.split import time_split
 from riskops.services.analytics.inputs import AnalyticsInputError
 from riskops.services.feature_frame import LABEL_KINDS, feature_frame, label_column
@@ -155,6 +155,7 @@ def train(
     *,
     model: str,
     label_kinds: Iterable[str] | None = None,
+    features: Iterable[str] | None = None,
     since_us: int | None = None,
     until_us: int | None = None,
     valid_fraction: float = 0.2,
@@ -164,12 +165,14 @@ def train(
 ) -> TrainResult:
     """Train model ``model`` (a name of :data:`riskops.core.models.features.MODELS`) on the
     events in ``[since_us, until_us)``; positives: events a label of ``label_kinds`` (default:
-    the model's) names. The latest ``valid_fraction`` of the rows is held out, its first
-    ``calibration_share`` fitting the calibration and the rest measuring. AnalyticsInputError
-    on an unknown model or label kind, bad fractions, too few rows or distinct times, or a
-    training part without positives or negatives."""
-    spec = _spec(model)
-    kinds = _kinds(spec, label_kinds)
+    the model's) names. ``features``: context paths of the model's checkpoint to learn from
+    instead of the model's default ones. The latest ``valid_fraction`` of the rows is held
+    out, its first ``calibration_share`` fitting the calibration and the rest measuring.
+    AnalyticsInputError on an unknown model or label kind, a feature that cannot be one
+    (``features``, naming every bad path), bad fractions, too few rows or distinct times, or
+    a training part without positives or negatives."""
+    spec = model_spec(model, features)
+    kinds = positive_kinds(spec, label_kinds)
     merged = {**DEFAULT_PARAMS, **(params or {})}
     if merged["objective"] != "binary":
         raise AnalyticsInputError("params", "objective must stay binary")
@@ -244,17 +247,36 @@ def train(
     )
 
 
-def _spec(model: str) -> ModelSpec:
+def model_spec(model: str, features: Iterable[str] | None = None) -> ModelSpec:
+    """The spec of ``model``, its features replaced by ``features`` when given.
+    AnalyticsInputError on an unknown model, or naming every path of ``features`` that
+    cannot be a feature at its checkpoint (field ``features``)."""
     spec = MODELS.get(model)
     if spec is None:
         raise AnalyticsInputError("model", f"unknown model {model!r} (use {', '.join(MODELS)})")
+    if features is not None:
+        spec = replace(spec, features=_features(spec.checkpoint, features))
     problems = spec_problems(spec)
     if problems:
         raise AnalyticsInputError(*problems[0])
     return spec
 
 
-def _kinds(spec: ModelSpec, label_kinds: Iterable[str] | None) -> tuple[str, ...]:
+def _features(checkpoint: str, features: Iterable[str]) -> tuple[str, ...]:
+    """The feature override, checked: every path that cannot be a feature at the checkpoint
+    is named in one error (field ``features``)."""
+    paths = (features,) if isinstance(features, str) else tuple(features)
+    if not paths:
+        raise AnalyticsInputError("features", "empty: give at least one feature path")
+    problems = feature_problems(checkpoint, paths)
+    if problems:
+        raise AnalyticsInputError("features", "; ".join(f"{p}: {why}" for p, why in problems))
+    return paths
+
+
+def positive_kinds(spec: ModelSpec, label_kinds: Iterable[str] | None) -> tuple[str, ...]:
+    """The label kinds whose events are positives (None: the model's), checked: known and
+    not ``legit`` (AnalyticsInputError, field ``label_kinds``)."""
     if isinstance(label_kinds, str):
         label_kinds = [label_kinds]
     kinds = tuple(dict.fromkeys(spec.label_kinds if label_kinds is None else label_kinds))
