@@ -1,5 +1,6 @@
-"""The risk policy: thresholds from tolerance per market phase, the outcome from rules and
-score, the cash-on-delivery switch, validation naming every problem."""
+"""The risk policy: thresholds from tolerance per market phase (or calibrated per market), the
+outcome from rules and score, the cash-on-delivery switch, validation naming every problem,
+and the YAML a policy is written back as."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from riskops.core.decisions.policy import (
     InvalidPolicy,
     Policy,
     apply_policy,
+    dump_policy,
     load_policy,
     score_outcome,
 )
@@ -79,3 +81,71 @@ def test_an_invalid_policy_names_every_problem() -> None:
         "bands",
         "fail_mode.order",
     ]
+
+
+CALIBRATED = """
+tolerance: {launch: 0.07, growth: 0.05, mature: 0.03}
+markets: {ID: launch, TH: growth}
+calibrated:
+  TH: {challenge: 4.5, review: 18, deny: 54}
+  VN: {challenge: 0.8625, review: 3.45, deny: 10.35}
+"""
+
+
+def test_calibrated_thresholds_replace_the_bands_of_their_market_only() -> None:
+    policy = load_policy(CALIBRATED)
+    assert policy.thresholds("TH") == {"challenge": 4.5, "review": 18.0, "deny": 54.0}
+    assert policy.thresholds("VN") == {"challenge": 0.8625, "review": 3.45, "deny": 10.35}
+    assert policy.thresholds("ID") == {"challenge": 7.0, "review": 28.0, "deny": 84.0}
+    assert policy.thresholds("SG") == {"challenge": 5.0, "review": 20.0, "deny": 60.0}
+    # 19 is a review in calibrated TH, only a challenge under the growth bands
+    assert score_outcome(policy, "TH", 19) == "review"
+    assert score_outcome(policy, "MY", 19) == "challenge"
+    assert [score_outcome(policy, "VN", s) for s in (0, 1, 4, 11)] == [
+        "allow",
+        "challenge",
+        "review",
+        "deny",
+    ]
+    assert apply_policy(policy, "order", "TH", "card", "allow", 18, []).thresholds["review"] == 18
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        Policy(),
+        load_policy(EXAMPLE.read_text(encoding="utf-8")),
+        load_policy(CALIBRATED),
+        Policy(calibrated={"NO": {"challenge": 1 / 3, "review": 4 / 3, "deny": 4.0}}),
+    ],
+)
+def test_a_policy_written_as_yaml_reads_back_equal(policy: Policy) -> None:
+    text = dump_policy(policy, header="calibrated TH\n\nby the test")
+    assert text.startswith("# calibrated TH\n#\n# by the test\n")
+    again = load_policy(text)
+    assert again == policy
+    assert all(again.thresholds(m) == policy.thresholds(m) for m in ("TH", "VN", "NO", "ID"))
+
+
+def test_invalid_calibrated_thresholds_are_named_by_market() -> None:
+    with pytest.raises(InvalidPolicy) as err:
+        load_policy(
+            "calibrated:\n"
+            "  TH: {challenge: 30, review: 18, deny: 54}\n"
+            "  VN: {review: 18}\n"
+            "  th: {challenge: 1, review: 2, deny: 3}\n"
+            "  MY: {challenge: 0, review: 18, deny: 120}\n"
+            "  SG: {challenge: true, review: 18, deny: 54}\n"
+            "  ID: 12\n"
+        )
+    assert err.value.problems == [
+        ("calibrated.TH", "challenge <= review <= deny"),
+        ("calibrated.VN", "a mapping of challenge, review and deny (scores)"),
+        ("calibrated.th", "a two-letter country code, e.g. ID"),
+        ("calibrated.MY", "challenge, review and deny: scores above 0, at most 100"),
+        ("calibrated.SG", "challenge, review and deny: scores above 0, at most 100"),
+        ("calibrated.ID", "a mapping of challenge, review and deny (scores)"),
+    ]
+    with pytest.raises(InvalidPolicy) as err:
+        load_policy("calibrated: [TH]\n")
+    assert err.value.problems == [("calibrated", "a mapping")]

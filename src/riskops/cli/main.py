@@ -20,6 +20,7 @@ from riskops.cli import policy as policy_cmd
 from riskops.cli import rules as rules_cmd
 from riskops.cli.audit import audit_command
 from riskops.cli.backtest import backtest_command
+from riskops.cli.calibrate import calibrate_command
 from riskops.cli.common import fail_on_error, settings_from
 from riskops.cli.demo import demo_command
 from riskops.cli.evaluate import evaluate_command
@@ -43,6 +44,7 @@ app.add_typer(analytics_cmd.app, name="analytics")
 app.add_typer(credit_cmd.app, name="credit")
 app.add_typer(models_cmd.app, name="models")
 app.command("train")(models_cmd.train_command)
+app.command("calibrate")(calibrate_command)
 app.command("serve")(serve_command)
 app.command("ingest")(ingest_command)
 app.command("backtest")(backtest_command)

@@ -42,14 +42,26 @@ def push(
 
 @app.command("show")
 def show(database_url: str | None = _DB) -> None:
-    """The active policy: each market's phase, tolerance and score thresholds."""
+    """The active policy: each market's phase, tolerance and score thresholds (from the
+    bands, or calibrated with `riskops calibrate`)."""
     with fail_on_error():
         version, policy = _policy(database_url).active()
     title = f"policy version {version}" if version else "policy: the defaults (none pushed)"
     table = Table(title=title)
-    for column in ("market", "phase", "tolerance", "challenge from", "review from", "deny from"):
-        table.add_column(column, justify="left" if column in ("market", "phase") else "right")
-    for market in [*sorted(policy.markets), ""]:
+    columns = (
+        "market",
+        "phase",
+        "tolerance",
+        "challenge from",
+        "review from",
+        "deny from",
+        "set by",
+    )
+    for column in columns:
+        table.add_column(
+            column, justify="left" if column in ("market", "phase", "set by") else "right"
+        )
+    for market in [*sorted(set(policy.markets) | set(policy.calibrated)), ""]:
         phase = policy.phase(market)
         t = policy.thresholds(market)
         table.add_row(
@@ -59,6 +71,7 @@ def show(database_url: str | None = _DB) -> None:
             f"{t['challenge']:g}",
             f"{t['review']:g}",
             f"{t['deny']:g}",
+            "calibrated" if market in policy.calibrated else "bands",
         )
     console.print(table)
     console.print(

@@ -1,15 +1,17 @@
 """The risk policy's versions (stored like rulesets, under the name ``policy``): push, activate,
 read, and the active policy every process uses, reloaded when another process activates a
-version. Every change is audited."""
+version; and calibrated thresholds written as a new version of the active policy. Every
+change is audited."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 
-from riskops.core.decisions.policy import InvalidPolicy, Policy, load_policy
+from riskops.core.decisions.policy import InvalidPolicy, Policy, dump_policy, load_policy
 from riskops.core.events.envelope import to_us
 from riskops.errors import Conflict, NotFound, Problem, ValidationFailed
 from riskops.services.clock import Clock
@@ -73,6 +75,23 @@ class PolicyService:
             uow.commit()
         self._checked_at = float("-inf")
         return before.version if before else None
+
+    def calibrate(
+        self, thresholds: Mapping[str, Mapping[str, float]], author: str, note: str
+    ) -> tuple[int | None, int]:
+        """Push the active policy (the defaults when none is) with ``thresholds`` as the
+        calibrated thresholds of their markets (the other markets keep theirs), and activate
+        it; returns the versions before and after. Both steps are audited; ``note`` says where
+        the thresholds came from."""
+        with self._store.begin() as uow:
+            pointer = uow.rulesets.active(NAME)
+            row = uow.rulesets.get(NAME, pointer.version) if pointer else None
+        base = compile_policy(row.body) if row is not None else self._default
+        calibrated = {**base.calibrated, **{m: dict(t) for m, t in thresholds.items()}}
+        text = dump_policy(replace(base, calibrated=calibrated), header=note)
+        version = self.push(text, author, note)
+        before = self.activate(version, author)
+        return before, version
 
     def get(self, version: int | None = None) -> RulesetVersion:
         with self._store.begin() as uow:

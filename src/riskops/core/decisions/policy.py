@@ -9,12 +9,18 @@
     bands: {challenge: 1, review: 4, deny: 12}               # multiples of the tolerance
     cod_switch: true          # payment_method: a risky COD order is allowed, online payment only
     fail_mode: {default: open, payment_method: closed}
+    calibrated:               # optional: thresholds set from labelled history per market
+      TH: {challenge: 4.5, review: 18, deny: 54}
 
 The decision score (0-100) reads as the estimated chance, in percent, that the event turns out
 bad. A market with tolerance ``t`` challenges from ``100·t·bands.challenge`` on, reviews from
 ``100·t·bands.review`` and denies from ``100·t·bands.deny``: with the defaults, a market in
 growth (5 %) challenges from 5, reviews from 20 and denies from 60; one at launch (7 %) only
 from 7, 28 and 84. The outcome is the more severe of the rules' and the score's.
+
+A market under ``calibrated`` uses those thresholds instead (``riskops calibrate`` writes them:
+review from the cut that keeps the loss rate within the tolerance on labelled history,
+challenge and deny at the bands' ratios to review); the other markets keep the bands.
 
 At the ``payment_method`` checkpoint with ``cod_switch``, an order paying cash on delivery whose
 outcome would be review or deny is allowed instead, with ``require_online_payment``: the
@@ -34,6 +40,8 @@ from riskops.core.decisions.schema import CHECKPOINTS
 
 PHASES = ("launch", "growth", "mature")
 FAIL_MODES = ("open", "closed")
+BANDS = ("challenge", "review", "deny")
+KEYS = ("tolerance", "markets", "default_phase", "bands", "cod_switch", "fail_mode", "calibrated")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +56,18 @@ class Policy:
     )
     cod_switch: bool = True
     fail_mode: Mapping[str, str] = field(default_factory=lambda: {"default": "open"})
+    calibrated: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    """Per market: its challenge / review / deny thresholds, replacing the bands'."""
 
     def phase(self, market: str) -> str:
         return self.markets.get(market, self.default_phase)
 
     def thresholds(self, market: str) -> dict[str, float]:
-        """Score from which each outcome applies in ``market``."""
+        """Score from which each outcome applies in ``market``: its calibrated thresholds,
+        else the bands times its phase's tolerance."""
+        calibrated = self.calibrated.get(market)
+        if calibrated is not None:
+            return {band: float(calibrated[band]) for band in BANDS}
         t = self.tolerance[self.phase(market)] * 100
         return {band: round(t * k, 4) for band, k in self.bands.items()}
 
@@ -124,8 +138,7 @@ def load_policy(text: str) -> Policy:
         raise InvalidPolicy([("file", "a mapping of policy settings")])
     problems: list[tuple[str, str]] = []
     base = Policy()
-    known = {"tolerance", "markets", "default_phase", "bands", "cod_switch", "fail_mode"}
-    problems += [(str(k), "unknown key") for k in data if k not in known]
+    problems += [(str(k), "unknown key") for k in data if k not in KEYS]
     tolerance = _mapping(data, "tolerance", base.tolerance, problems)
     for phase, value in tolerance.items():
         if phase not in PHASES:
@@ -158,9 +171,54 @@ def load_policy(text: str) -> Policy:
             problems.append((f"fail_mode.{where}", "default or a checkpoint"))
         if mode not in FAIL_MODES:
             problems.append((f"fail_mode.{where}", "open or closed"))
+    calibrated = _calibrated(_mapping(data, "calibrated", {}, problems), problems)
     if problems:
         raise InvalidPolicy(problems)
-    return Policy(tolerance, markets, default_phase, bands, cod_switch, fail_mode)
+    return Policy(tolerance, markets, default_phase, bands, cod_switch, fail_mode, calibrated)
+
+
+def dump_policy(policy: Policy, header: str = "") -> str:
+    """The policy as YAML that :func:`load_policy` reads back to an equal policy; ``header``
+    becomes comment lines on top."""
+    data: dict[str, Any] = {
+        "tolerance": dict(policy.tolerance),
+        "markets": dict(policy.markets),
+        "default_phase": policy.default_phase,
+        "bands": dict(policy.bands),
+        "cod_switch": policy.cod_switch,
+        "fail_mode": dict(policy.fail_mode),
+    }
+    if policy.calibrated:
+        data["calibrated"] = {
+            market: {band: policy.calibrated[market][band] for band in BANDS}
+            for market in sorted(policy.calibrated)
+        }
+    comments = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
+    return comments + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def _calibrated(
+    found: Mapping[Any, Any], problems: list[tuple[str, str]]
+) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for market, thresholds in found.items():
+        where = f"calibrated.{market}"
+        if not (isinstance(market, str) and len(market) == 2 and market.isupper()):
+            problems.append((where, "a two-letter country code, e.g. ID"))
+            continue
+        if not isinstance(thresholds, Mapping) or set(thresholds) != set(BANDS):
+            problems.append((where, "a mapping of challenge, review and deny (scores)"))
+            continue
+        values = [thresholds[band] for band in BANDS]
+        if not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and 0 < v <= 100 for v in values
+        ):
+            problems.append((where, "challenge, review and deny: scores above 0, at most 100"))
+        elif not values[0] <= values[1] <= values[2]:
+            problems.append((where, "challenge <= review <= deny"))
+        else:
+            out[market] = {band: float(v) for band, v in zip(BANDS, values, strict=True)}
+    return out
 
 
 def _mapping(
