@@ -1,7 +1,8 @@
 """`riskops calibrate` on a simulated log with its labels: a trained champion scores the events
 after its training rows, each market gets the cut that approves the most GMV within its
 tolerance, the curve goes to a table, a JSON file and an HTML chart, and `--apply` writes the
-thresholds into a new, audited policy version that `riskops policy show` reads back."""
+thresholds, for the model's checkpoint only, into a new, audited policy version that `riskops
+policy show` reads back."""
 
 from __future__ import annotations
 
@@ -99,28 +100,42 @@ def test_calibrate_report_chart_and_apply(
     assert "<script" not in page
     assert "http" not in page  # self-contained: nothing fetched
 
+    # an earlier calibration at another checkpoint (another model) must survive --apply
+    cod = {"TH": {"challenge": 4.5, "review": 18.0, "deny": 54.0}}
+    ops_runtime.policy.calibrate("payment_method", cod, "bo", "cod_refusal v1")
     applied = runner.invoke(
         cli, ["calibrate", "--model", "order_fraud", "--apply", "--author", "ana"], env=trained
     )
     assert applied.exit_code == 0, applied.output
-    assert "policy: active version none (the defaults) → 1" in applied.output
+    assert "policy: active version 1 → 2" in applied.output
+    assert "at the order checkpoint" in applied.output
     version, policy = ops_runtime.policy.active()
-    assert version == 1
-    assert policy.calibrated == {m["market"]: m["thresholds"] for m in data["markets"]}
+    assert version == 2
+    calibrated = {m["market"]: m["thresholds"] for m in data["markets"]}
+    assert policy.calibrated == {"payment_method": cod, "order": calibrated}
     assert load_policy(ops_runtime.policy.get().body) == policy
+    for market, thresholds in calibrated.items():
+        assert policy.thresholds(market, "order") == thresholds
+        assert policy.thresholds(market, "login") == policy.thresholds(market)  # the bands
     shown = runner.invoke(cli, ["policy", "show"], env=trained)
     assert shown.exit_code == 0, shown.output
-    rows = {line.split("│")[1].strip(): line for line in shown.output.splitlines() if "│" in line}
+    rows = {
+        (cells[0], cells[3]): cells
+        for line in shown.output.splitlines()
+        if len(cells := [c.strip() for c in line.split("│")[1:-1]]) == 8
+    }
     for m in data["markets"]:
-        assert "calibrated" in rows[m["market"]]
-        assert f"{m['thresholds']['review']:g}" in rows[m["market"]]
-    assert "bands" in rows["(other)"]
+        assert rows[(m["market"], "order")][-1] == "calibrated"
+        assert rows[(m["market"], "order")][5] == f"{m['thresholds']['review']:g}"
+        assert rows[(m["market"], "(others)")][-1] == "bands"
+    assert rows[("TH", "payment_method")][4:] == ["4.5", "18", "54", "calibrated"]
+    assert rows[("(other)", "(all)")][-1] == "bands"
     audit = ops_runtime.audit.recent(10, "policy")
     assert [(e["action"], e["actor"]) for e in audit[:2]] == [
         ("policy.activate", "ana"),
         ("policy.push", "ana"),
     ]
-    assert "calibrated" in audit[1]["after"]["note"]
+    assert "at the order checkpoint with order_fraud v1" in audit[1]["after"]["note"]
 
 
 BAD = [

@@ -55,6 +55,9 @@ def test_readme_names_the_two_commands_and_ci_runs_the_test_one() -> None:
         "audit",
         "policy push",
         "policy show",
+        "calibrate",
+        "credit refresh",
+        "train",
     ],
 )
 def test_cli_commands_are_documented(command: str) -> None:

@@ -63,3 +63,26 @@ def test_evaluate_refuses_bad_options(tmp_path: Path) -> None:
         result = CliRunner().invoke(cli, ["evaluate", *args], env={"COLUMNS": "200"})
         assert result.exit_code == 2, result.output
         assert said in result.output
+
+
+def test_evaluate_with_models_compares_rules_alone_with_rules_and_models(tmp_path: Path) -> None:
+    out = tmp_path / "result.json"
+    args = ["evaluate", "--days", "10", "--warmup", "7", "--users", "1500", "--seed", "5"]
+    result = CliRunner().invoke(
+        cli, [*args, "--models", "--json", str(out)], env={"COLUMNS": "200"}
+    )
+    assert result.exit_code == 0, result.output
+    assert "rules + models" in result.output
+    data = json.loads(out.read_text(encoding="utf-8"))
+    extra = data["with_models"]
+    trained = {name: m for name, m in extra["models"].items() if "skipped" not in m}
+    assert "order_fraud" in trained
+    assert all(m["scored"] > 0 and m["train_rows"] > 0 for m in trained.values())
+    same = extra["same_fp"]
+    # the same-FP threshold never adds a false positive, and never loses a catch
+    for cp, rate in data["false_positive_rate"].items():
+        assert same["false_positive_rate"][cp] == rate, cp
+    for attack, row in data["attacks"].items():
+        assert same["attacks"][attack]["caught"] >= row["caught"], attack
+    assert same["cod"]["accepted_parcels_switched"] == data["cod"]["accepted_parcels_switched"]
+    assert same["cod"]["refusal_rate_after"] <= data["cod"]["refusal_rate_after"]

@@ -19,9 +19,10 @@ from riskops.cli.analytics_io import (
     show,
     write_table,
 )
+from riskops.cli.analytics_value_risk import value_risk_command
 
 app = typer.Typer(
-    help="Operations analytics: RFM, CLV, cohorts, funnels, carts, channels, reviews."
+    help="Operations analytics: RFM, CLV, cohorts, funnels, carts, channels, reviews, value × risk."
 )
 console = Console()
 
@@ -176,3 +177,6 @@ def clv_command(
     if out is not None:
         with input_errors():
             write_table(result.customers, out)
+
+
+app.command("value-risk")(value_risk_command)  # in riskops.cli.analytics_value_risk

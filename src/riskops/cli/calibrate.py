@@ -1,7 +1,7 @@
 """`riskops calibrate`: per market, the score cut that keeps the loss rate on labelled history
 within the market's tolerance while approving as much GMV as possible; the trade-off curve as
 tables and a self-contained HTML chart; ``--apply`` writes the thresholds into a new policy
-version."""
+version, as the calibrated thresholds of the model's checkpoint only."""
 
 from __future__ import annotations
 
@@ -59,7 +59,9 @@ def calibrate_command(
     until: str | None = typer.Option(None, help="Events before (ISO 8601, with a zone)."),
     chart: Path | None = typer.Option(None, help="Write the trade-off curves as HTML."),
     out: Path | None = typer.Option(None, help="Write the result with every curve as JSON."),
-    apply: bool = typer.Option(False, "--apply", help="Write the thresholds as a new policy."),
+    apply: bool = typer.Option(
+        False, "--apply", help="Write the thresholds as a new policy (the model's checkpoint only)."
+    ),
     author: str | None = typer.Option(None, "--author", "-a", help="Who applies (audited)."),
     rows: int = typer.Option(13, "--rows", min=3, max=200, help="Curve rows per market."),
     database_url: str | None = Db,
@@ -244,25 +246,29 @@ def _around(n: int, at: int, rows: int) -> list[int]:
 
 
 def _apply(service: Any, result: Any, author: str) -> None:
+    """Write the met markets' thresholds as the policy's calibrated ones at the model's
+    checkpoint (other checkpoints and markets keep theirs)."""
     thresholds = result.calibrated()
-    skipped = [m.market for m in result.markets if m.thresholds is None]
+    skipped = [m.market or "-" for m in result.markets if m.thresholds is None]
     if not thresholds:
         err_console.print(
             "nothing applied: no market has labelled bad events and a cut within its tolerance"
         )
         raise typer.Exit(1)
+    markets = ", ".join(sorted(thresholds))
     window = f"{_when(result.since_us, 'the start')} to {_when(result.until_us, 'the end')}"
     note = (
-        f"calibrated {', '.join(sorted(thresholds))} with {result.model} {result.version} "
-        f"on {window}"
+        f"calibrated {markets} at the {result.checkpoint} checkpoint with {result.model} "
+        f"{result.version} on {window}"
     )
-    before, version = service.calibrate(thresholds, author, note)
+    before, version = service.calibrate(result.checkpoint, thresholds, author, note)
     console.print(
         f"policy: active version {before or 'none (the defaults)'} → {version}; calibrated "
-        f"{', '.join(sorted(thresholds))}"
+        f"{markets} at the {result.checkpoint} checkpoint (other checkpoints unchanged)"
     )
     if skipped:
-        console.print(f"kept the tolerance bands for {', '.join(skipped)} (status above)")
+        kept = ", ".join(skipped)
+        console.print(f"kept the current {result.checkpoint} thresholds of {kept} (status above)")
 
 
 def _write_chart(path: Path, result: Any) -> None:

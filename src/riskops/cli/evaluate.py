@@ -52,6 +52,12 @@ def evaluate_command(
         None, "--rules", help="A folder of <checkpoint>.yaml rulesets (default: the starters)."
     ),
     out: Path | None = typer.Option(None, "--json", help="Also write the results as JSON."),
+    models: bool = typer.Option(
+        False,
+        "--models",
+        help="Also train every model on the warm-up and score rules + models beside rules "
+        "alone (needs the models extra).",
+    ),
 ) -> None:
     """Run labelled traffic through the decision engine - every checkpoint's ruleset and the
     policy, with features as they were at each event - and print, per attack, the share
@@ -123,17 +129,49 @@ def evaluate_command(
                 with console.status(f"deciding at the {cp} checkpoint"):
                     rows = runtime.backtests.decisions(text)
                 decisions[cp] = {e: Decision(o, a, w) for e, o, a, w in rows}
+            labels = [orjson.loads(x) for x in (folder / "labels.jsonl").read_bytes().splitlines()]
+            extra = _models(runtime, folder, work, index, labels, decisions) if models else None
         finally:
             runtime.close()
-        labels = [orjson.loads(x) for x in (folder / "labels.jsonl").read_bytes().splitlines()]
         result = score(index, labels, decisions)
     result["seconds"] = round(time.perf_counter() - started, 1)
     result["decisions"] = sum(len(d) for d in decisions.values())
     result["events"] = n_events
     _print(result)
+    if extra is not None:
+        from riskops.cli.evaluate_models import print_comparison
+
+        print_comparison(console, result, extra)
+        result["with_models"] = extra
     if out is not None:
         out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         console.print(f"wrote {out}")
+
+
+def _models(
+    runtime: Any,
+    folder: Path,
+    work: Path,
+    index: Any,
+    labels: list[dict[str, Any]],
+    decisions: dict[str, Any],
+) -> dict[str, Any]:
+    """Labels known by the end of the warm-up into the log, then the models (see
+    :mod:`riskops.cli.evaluate_models`)."""
+    from riskops.cli.evaluate_models import known_labels, with_models
+    from riskops.services.file_ingest import FileIngest
+
+    if not (folder / "labels.events.jsonl").exists():
+        console.print(f"[red]riskops evaluate: --models needs {folder}/labels.events.jsonl[/]")
+        raise typer.Exit(EXIT_INPUT)
+    known = work / "known_labels.jsonl"
+    n = known_labels(folder, index.scored_from, known)
+    with console.status(f"loading {n:,} labels known by the end of the warm-up"):
+        FileIngest(runtime.ingest, runtime.clock).run(
+            known, rejected_path=work / "rejected_labels.jsonl"
+        )
+    result: dict[str, Any] = with_models(runtime, console, index, labels, decisions)
+    return result
 
 
 def _check_inputs(texts: dict[str, str], days: int, warmup: int, events: Path | None) -> str | None:

@@ -191,7 +191,7 @@ class DecisionService:
             score=score,
         )
         response["versions"]["policy"] = policy_version
-        self._model_answer(response, scored, policy, record["market"], fields)
+        self._model_answer(response, scored, policy, (record["market"], checkpoint), fields)
         response["policy"] = {
             "market": record["market"],
             "phase": applied.phase,
@@ -244,18 +244,19 @@ class DecisionService:
         response: dict[str, Any],
         scored: ModelPart,
         policy: Policy,
-        market: str,
+        where: tuple[str, str],
         fields: dict[str, Any],
     ) -> None:
         """The model's part of the answer: its version and score; for a non-allow outcome its
-        top contributing features, and a reason when its score alone is past a threshold."""
+        top contributing features, and a reason when its score alone is past a threshold of
+        the policy at ``where`` (market, checkpoint)."""
         if scored.champion is None and scored.error is None:
             return
         response["versions"]["model"] = scored.version_label
         part = scored.as_dict()
         if response["outcome"] != "allow" and scored.champion is not None:
             part["contributions"] = scored.contributions(fields)
-            if score_outcome(policy, market, scored.whole_score) != "allow":
+            if score_outcome(policy, where[0], scored.whole_score, where[1]) != "allow":
                 response["reasons"].append(model_reason(scored, part["contributions"]))
         if scored.error is not None:
             response["errors"].append({"rule_id": "model", "message": scored.error, "position": ""})

@@ -1,7 +1,7 @@
 """The risk policy's versions (stored like rulesets, under the name ``policy``): push, activate,
 read, and the active policy every process uses, reloaded when another process activates a
-version; and calibrated thresholds written as a new version of the active policy. Every
-change is audited."""
+version; and calibrated thresholds (per checkpoint and market) written as a new version of the
+active policy. Every change is audited."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from riskops.core.decisions.policy import InvalidPolicy, Policy, dump_policy, load_policy
+from riskops.core.decisions.schema import CHECKPOINTS
 from riskops.core.events.envelope import to_us
 from riskops.errors import Conflict, NotFound, Problem, ValidationFailed
 from riskops.services.clock import Clock
@@ -77,17 +78,29 @@ class PolicyService:
         return before.version if before else None
 
     def calibrate(
-        self, thresholds: Mapping[str, Mapping[str, float]], author: str, note: str
+        self,
+        checkpoint: str,
+        thresholds: Mapping[str, Mapping[str, float]],
+        author: str,
+        note: str,
     ) -> tuple[int | None, int]:
         """Push the active policy (the defaults when none is) with ``thresholds`` as the
-        calibrated thresholds of their markets (the other markets keep theirs), and activate
-        it; returns the versions before and after. Both steps are audited; ``note`` says where
-        the thresholds came from."""
+        calibrated thresholds of their markets at ``checkpoint`` - the other markets at
+        ``checkpoint`` and every other checkpoint keep theirs - and activate it; returns the
+        versions before and after. Both steps are audited; ``note`` says where the thresholds
+        came from."""
+        if checkpoint not in CHECKPOINTS:
+            reason = f"not a checkpoint (use {', '.join(CHECKPOINTS)})"
+            raise ValidationFailed("invalid calibration", [Problem("checkpoint", reason)])
         with self._store.begin() as uow:
             pointer = uow.rulesets.active(NAME)
             row = uow.rulesets.get(NAME, pointer.version) if pointer else None
         base = compile_policy(row.body) if row is not None else self._default
-        calibrated = {**base.calibrated, **{m: dict(t) for m, t in thresholds.items()}}
+        calibrated = {cp: dict(markets) for cp, markets in base.calibrated.items()}
+        calibrated[checkpoint] = {
+            **calibrated.get(checkpoint, {}),
+            **{market: dict(t) for market, t in thresholds.items()},
+        }
         text = dump_policy(replace(base, calibrated=calibrated), header=note)
         version = self.push(text, author, note)
         before = self.activate(version, author)

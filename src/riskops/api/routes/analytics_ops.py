@@ -1,7 +1,7 @@
 """Operations analytics on the event log, continued: cohorts, funnels and page exits, abandoned
-carts with recovery actions and their uplift, channels, referrals, reviews. Every answer is
-JSON rows (the same fields as the CLI's ``--out``); blocked users and labelled abusers are left
-out unless ``include_abusers=true``."""
+carts with recovery actions and their uplift, channels, referrals, reviews, value × risk. Every
+answer is JSON rows (the same fields as the CLI's ``--out``); blocked users and labelled abusers
+are left out unless ``include_abusers=true`` (except by value × risk, which reads everyone)."""
 
 from __future__ import annotations
 
@@ -274,6 +274,52 @@ async def get_reviews(
         heat = review_heat(data, by=by, kind=kind, top=top, include_abusers=include_abusers)
         alerts = negative_alerts(data, include_abusers=include_abusers, only_flagged=True)
         return {"heat": _rows(heat), "alerts": _rows(alerts)}
+
+    return json_response(await _run(rt, analysis))
+
+
+@router.get(
+    "/value-risk",
+    summary="Customers by value × risk, the treatment of each cell, and the insult rate",
+    description="Replays the active ruleset of each `checkpoint` (repeat; default `order`; "
+    "`all`: every customer checkpoint with one) point in time, joins the decisions to their "
+    "customers and ranks the customers by `value` (`auto`: lifetime value, else spend to "
+    "date; `clv`; `spend`): the top `high_share` are high value, the next `mid_share` mid. "
+    "`matrix`: the 12 cells with customers and the treatment (English and Chinese); "
+    "`insult`: per value segment, the share of good customers with a non-allow decision; "
+    "`customers` is paged with `limit` / `offset`. Everyone counts, abusers included.",
+)
+async def get_value_risk(
+    checkpoint: list[str] = Query(default=["order"]),
+    value: str = "auto",
+    high_share: float = 0.2,
+    mid_share: float = 0.3,
+    horizon_days: int = 365,
+    limit: int = 1000,
+    offset: int = 0,
+    rt: Runtime = Depends(runtime),
+    _key: ApiKeyRow = Depends(require("read")),
+) -> Response:
+    import asyncio
+
+    from riskops.services.analytics.value_risk import config_of, replay, value_risk
+
+    _page(limit, offset)
+    config = config_of(high_share, mid_share)
+    if value not in ("auto", "clv", "spend"):
+        raise AnalyticsInputError("value", f"{value!r}: use auto, clv or spend")
+    replayed = await asyncio.to_thread(replay, rt.store, rt.rules, rt.backtests, checkpoint)
+
+    def analysis(data: AnalyticsData) -> dict[str, Any]:
+        result = value_risk(
+            data,
+            replayed,
+            config=config,
+            value=value,  # type: ignore[arg-type]  # checked above
+            horizon_days=horizon_days,
+        )
+        customers = result.report.customers[offset : offset + limit]
+        return result.summary() | {"customers": _rows(customers)}
 
     return json_response(await _run(rt, analysis))
 

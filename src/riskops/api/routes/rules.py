@@ -155,13 +155,20 @@ def activate_policy(
     return json_response({"active": version, "before": before})
 
 
-@router.get("/v1/policy", summary="The active policy and the thresholds it sets per market")
+@router.get(
+    "/v1/policy",
+    summary="The active policy and the thresholds it sets per market and checkpoint",
+    description="`thresholds`: per market (those under `markets`, those with calibrated "
+    "thresholds, and `default` for every other) the thresholds from the bands, which apply at "
+    "every checkpoint without calibrated ones. `calibrated`: per checkpoint, then market, the "
+    "thresholds that replace them there (set by `riskops calibrate --apply`).",
+)
 def get_policy(
     rt: Runtime = Depends(runtime),
     _key: ApiKeyRow = Depends(require("read")),
 ) -> Response:
     version, policy = rt.policy.active()
-    markets = sorted(set(policy.markets) | {"default"})
+    markets = sorted(set(policy.markets) | policy.calibrated_markets() | {"default"})
     return json_response(
         {
             "version": version,
@@ -172,5 +179,9 @@ def get_policy(
             "cod_switch": policy.cod_switch,
             "fail_mode": dict(policy.fail_mode),
             "thresholds": {m: policy.thresholds("" if m == "default" else m) for m in markets},
+            "calibrated": {
+                checkpoint: {m: policy.thresholds(m, checkpoint) for m in sorted(by_market)}
+                for checkpoint, by_market in policy.calibrated.items()
+            },
         }
     )

@@ -9,8 +9,9 @@
     bands: {challenge: 1, review: 4, deny: 12}               # multiples of the tolerance
     cod_switch: true          # payment_method: a risky COD order is allowed, online payment only
     fail_mode: {default: open, payment_method: closed}
-    calibrated:               # optional: thresholds set from labelled history per market
-      TH: {challenge: 4.5, review: 18, deny: 54}
+    calibrated:               # optional: thresholds set from labelled history
+      payment_method:         # per checkpoint, then market
+        TH: {challenge: 4.5, review: 18, deny: 54}
 
 The decision score (0-100) reads as the estimated chance, in percent, that the event turns out
 bad. A market with tolerance ``t`` challenges from ``100·t·bands.challenge`` on, reviews from
@@ -18,9 +19,11 @@ bad. A market with tolerance ``t`` challenges from ``100·t·bands.challenge`` o
 growth (5 %) challenges from 5, reviews from 20 and denies from 60; one at launch (7 %) only
 from 7, 28 and 84. The outcome is the more severe of the rules' and the score's.
 
-A market under ``calibrated`` uses those thresholds instead (``riskops calibrate`` writes them:
-review from the cut that keeps the loss rate within the tolerance on labelled history,
-challenge and deny at the bands' ratios to review); the other markets keep the bands.
+A checkpoint and market under ``calibrated`` use those thresholds instead (``riskops
+calibrate`` writes them for its model's checkpoint: review from the cut that keeps the loss
+rate within the tolerance on labelled history, challenge and deny at the bands' ratios to
+review); every other checkpoint of that market, and every other market, keeps the bands. A
+model scores one checkpoint, so its calibration says nothing about the others.
 
 At the ``payment_method`` checkpoint with ``cod_switch``, an order paying cash on delivery whose
 outcome would be review or deny is allowed instead, with ``require_online_payment``: the
@@ -56,20 +59,30 @@ class Policy:
     )
     cod_switch: bool = True
     fail_mode: Mapping[str, str] = field(default_factory=lambda: {"default": "open"})
-    calibrated: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
-    """Per market: its challenge / review / deny thresholds, replacing the bands'."""
+    calibrated: Mapping[str, Mapping[str, Mapping[str, float]]] = field(default_factory=dict)
+    """Per checkpoint, then market: the challenge / review / deny thresholds that replace the
+    bands' at that checkpoint in that market."""
 
     def phase(self, market: str) -> str:
         return self.markets.get(market, self.default_phase)
 
-    def thresholds(self, market: str) -> dict[str, float]:
-        """Score from which each outcome applies in ``market``: its calibrated thresholds,
-        else the bands times its phase's tolerance."""
-        calibrated = self.calibrated.get(market)
+    def thresholds(self, market: str, checkpoint: str | None = None) -> dict[str, float]:
+        """Score from which each outcome applies in ``market`` at ``checkpoint``: the
+        thresholds calibrated for both, else (also without a checkpoint) the bands times the
+        tolerance of the market's phase."""
+        calibrated = self.calibrated.get(checkpoint, {}).get(market) if checkpoint else None
         if calibrated is not None:
             return {band: float(calibrated[band]) for band in BANDS}
         t = self.tolerance[self.phase(market)] * 100
         return {band: round(t * k, 4) for band, k in self.bands.items()}
+
+    def is_calibrated(self, market: str, checkpoint: str) -> bool:
+        """Whether ``market`` has calibrated thresholds at ``checkpoint``."""
+        return market in self.calibrated.get(checkpoint, {})
+
+    def calibrated_markets(self) -> set[str]:
+        """The markets with calibrated thresholds at some checkpoint."""
+        return {market for markets in self.calibrated.values() for market in markets}
 
     def fail_mode_for(self, checkpoint: str) -> str:
         return self.fail_mode.get(checkpoint, self.fail_mode.get("default", "open"))
@@ -84,9 +97,11 @@ class Applied:
     note: str | None = None
 
 
-def score_outcome(policy: Policy, market: str, score: int) -> str:
+def score_outcome(policy: Policy, market: str, score: int, checkpoint: str | None = None) -> str:
+    """The outcome ``score`` alone gives in ``market`` at ``checkpoint`` (see
+    :meth:`Policy.thresholds`: without a checkpoint, the bands')."""
     found = "allow"
-    for band, at in policy.thresholds(market).items():
+    for band, at in policy.thresholds(market, checkpoint).items():
         if score >= at and OUTCOMES.index(band) > OUTCOMES.index(found):
             found = band
     return found
@@ -102,7 +117,7 @@ def apply_policy(
     actions: list[str],
 ) -> Applied:
     """The final outcome and actions of a decision under ``policy``."""
-    by_score = score_outcome(policy, market, score)
+    by_score = score_outcome(policy, market, score, checkpoint)
     outcome = max(rule_outcome, by_score, key=OUTCOMES.index)
     out_actions = list(actions)
     note = None
@@ -117,7 +132,8 @@ def apply_policy(
         out_actions = [a for a in out_actions if a not in ("block", "hold_for_review")]
         if "require_online_payment" not in out_actions:
             out_actions.insert(0, "require_online_payment")
-    return Applied(outcome, out_actions, policy.phase(market), policy.thresholds(market), note)
+    thresholds = policy.thresholds(market, checkpoint)
+    return Applied(outcome, out_actions, policy.phase(market), thresholds, note)
 
 
 class InvalidPolicy(ValueError):
@@ -190,35 +206,76 @@ def dump_policy(policy: Policy, header: str = "") -> str:
     }
     if policy.calibrated:
         data["calibrated"] = {
-            market: {band: policy.calibrated[market][band] for band in BANDS}
-            for market in sorted(policy.calibrated)
+            checkpoint: {
+                market: {band: markets[market][band] for band in BANDS}
+                for market in sorted(markets)
+            }
+            for checkpoint, markets in sorted(policy.calibrated.items(), key=_checkpoint_order)
         }
     comments = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
     return comments + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
+def _checkpoint_order(item: tuple[str, Any]) -> tuple[int, str]:
+    names = list(CHECKPOINTS)
+    return (names.index(item[0]) if item[0] in names else len(names), item[0])
+
+
 def _calibrated(
     found: Mapping[Any, Any], problems: list[tuple[str, str]]
-) -> dict[str, dict[str, float]]:
-    out: dict[str, dict[str, float]] = {}
-    for market, thresholds in found.items():
-        where = f"calibrated.{market}"
-        if not (isinstance(market, str) and len(market) == 2 and market.isupper()):
-            problems.append((where, "a two-letter country code, e.g. ID"))
-            continue
-        if not isinstance(thresholds, Mapping) or set(thresholds) != set(BANDS):
-            problems.append((where, "a mapping of challenge, review and deny (scores)"))
-            continue
-        values = [thresholds[band] for band in BANDS]
-        if not all(
-            isinstance(v, int | float) and not isinstance(v, bool) and 0 < v <= 100 for v in values
-        ):
-            problems.append((where, "challenge, review and deny: scores above 0, at most 100"))
-        elif not values[0] <= values[1] <= values[2]:
-            problems.append((where, "challenge <= review <= deny"))
+) -> dict[str, dict[str, dict[str, float]]]:
+    """``calibrated``: checkpoint → market → thresholds; each problem named by its key path."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for checkpoint, markets in found.items():
+        where = f"calibrated.{checkpoint}"
+        if checkpoint not in CHECKPOINTS:
+            problems.append((where, _not_a_checkpoint(checkpoint)))
+        elif not isinstance(markets, Mapping):
+            problems.append((where, "a mapping of markets to their thresholds"))
         else:
-            out[market] = {band: float(v) for band, v in zip(BANDS, values, strict=True)}
+            out[checkpoint] = {}
+            for market, thresholds in markets.items():
+                found_thresholds = _market_thresholds(f"{where}.{market}", market, thresholds)
+                if isinstance(found_thresholds, list):
+                    problems += found_thresholds
+                else:
+                    out[checkpoint][market] = found_thresholds
     return out
+
+
+def _not_a_checkpoint(key: Any) -> str:
+    reason = f"not a checkpoint (use {', '.join(CHECKPOINTS)})"
+    if isinstance(key, str) and len(key) == 2 and key.isupper():
+        # the shape before thresholds were per checkpoint: calibrated.<market>
+        reason += f"; thresholds are keyed by checkpoint, then market: calibrated.order.{key}"
+    return reason
+
+
+def _market_thresholds(
+    where: str, market: Any, thresholds: Any
+) -> dict[str, float] | list[tuple[str, str]]:
+    """One market's calibrated thresholds, or the problems with them."""
+    if not (isinstance(market, str) and len(market) == 2 and market.isupper()):
+        return [(where, "a two-letter country code, e.g. ID")]
+    if not isinstance(thresholds, Mapping):
+        return [(where, "a mapping of challenge, review and deny (scores)")]
+    problems = [
+        (f"{where}.{key}", "unknown key (challenge, review and deny)")
+        for key in thresholds
+        if key not in BANDS
+    ]
+    for band in BANDS:
+        value = thresholds.get(band)
+        if band not in thresholds:
+            problems.append((f"{where}.{band}", "missing: a score above 0, at most 100"))
+        elif not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value <= 100:
+            problems.append((f"{where}.{band}", "a score above 0, at most 100"))
+    if problems:
+        return problems
+    values = [float(thresholds[band]) for band in BANDS]
+    if not values[0] <= values[1] <= values[2]:
+        return [(where, "challenge <= review <= deny")]
+    return dict(zip(BANDS, values, strict=True))
 
 
 def _mapping(

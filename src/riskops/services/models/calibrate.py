@@ -11,9 +11,9 @@ GMV as possible (:mod:`riskops.core.models.tolerance`).
    arrived at any time); each event's score is its calibrated probability times 100, and it is
    bad when a label of the model's kinds names it.
 4. Per market: its phase and tolerance from the policy, the trade-off curve and the chosen
-   cut, and the thresholds a policy would take from it (review from the cut, challenge and
-   deny at the bands' ratios to review). Amounts weigh the loss rate at checkpoints with
-   money (``event.amount``); elsewhere each event weighs 1.
+   cut, and the thresholds a policy would take from it for the model's checkpoint only
+   (review from the cut, challenge and deny at the bands' ratios to review). Amounts weigh
+   the loss rate at checkpoints with money (``event.amount``); elsewhere each event weighs 1.
 """
 
 from __future__ import annotations
@@ -87,7 +87,8 @@ class CalibrateResult:
     warnings: tuple[str, ...] = field(default=())
 
     def calibrated(self) -> dict[str, dict[str, float]]:
-        """Thresholds per market, for the markets whose cut meets the tolerance."""
+        """Thresholds per market, for the markets whose cut meets the tolerance: what the
+        policy takes as its ``calibrated`` thresholds at :attr:`checkpoint`."""
         return {m.market: m.thresholds for m in self.markets if m.thresholds is not None}
 
     def as_dict(self) -> dict[str, Any]:
