@@ -105,7 +105,12 @@ def test_rules_read_the_credit_tier(market: TestClient, ops_runtime: Runtime) ->
     # an account newer than the snapshot is "new" with no score
     fine = client.post("/v1/decisions/order", json=_order("s-2", 1000.0)).json()
     assert fine["errors"] == []
-    assert fine["policy"]["credit"] == {"tier": "new", "score": None, "notes": []}
+    assert fine["policy"]["credit"] == {
+        "tier": "new",
+        "score": None,
+        "value_segment": "new",
+        "notes": [],
+    }
     assert "low_tier_review" not in [r["rule_id"] for r in fine["reasons"]]
     if restricted:
         hit = client.post("/v1/decisions/order", json=_order(restricted[0], 1000.0)).json()
@@ -128,3 +133,36 @@ def test_cli_refresh_prints_tiers_and_names_a_bad_file(market: TestClient, tmp_p
     )
     assert refused.exit_code == 2
     assert "privileges.gold.express_refund" in refused.output
+
+
+SCORE_ONLY = """checkpoint: order
+rules:
+  - id: very_risky
+    when: event.amount > 0.0
+    outcome: challenge
+    score: 100
+    reason: {en: "very risky", zh: "高风险"}
+"""
+
+
+def test_high_value_customers_are_reviewed_with_limits_where_others_are_denied(
+    market: TestClient, ops_runtime: Runtime
+) -> None:
+    client = market
+    assert client.post("/v1/credit/refresh").status_code == 200
+    table = pq.read_table(snapshot_path(ops_runtime.settings.data_dir)).to_pydict()
+    segment = dict(zip(table["user_id"], table["value_segment"], strict=True))
+    high = [u for u, s in segment.items() if s == "high"]
+    low = [u for u, s in segment.items() if s == "low"]
+    assert high
+    assert low
+    assert len(high) < len(low)  # the top 20 %
+    pushed = client.post("/v1/rulesets/order", content=SCORE_ONLY)
+    assert client.post(f"/v1/rulesets/order/{pushed.json()['version']}/activate").status_code == 200
+    served = client.post("/v1/decisions/order", json=_order(high[0], 1000.0)).json()
+    assert served["outcome"] == "review"
+    assert {"hold_for_review", "require_otp"} <= set(served["actions"])
+    assert served["policy"]["credit"]["value_segment"] == "high"
+    assert "high-value" in served["policy"]["credit"]["notes"][0]
+    denied = client.post("/v1/decisions/order", json=_order(low[0], 1000.0)).json()
+    assert denied["outcome"] == "deny"

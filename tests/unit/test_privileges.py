@@ -56,3 +56,25 @@ def test_pay_later_needs_the_privilege() -> None:
 
 def test_no_amount_no_order_privilege() -> None:
     assert apply_privileges("order", "allow", [], unknown_standing(), None, None).actions == []
+
+
+HIGH = Standing(700, "silver", DEFAULT_PRIVILEGES["silver"], "high")
+
+
+def test_a_high_value_customer_denied_on_the_score_is_served_with_limits() -> None:
+    got = apply_privileges("order", "deny", ["block"], HIGH, 80.0, None, rules_outcome="challenge")
+    assert got.outcome == "review"
+    assert "block" not in got.actions
+    assert {"hold_for_review", "require_otp"} <= set(got.actions)
+    assert "high-value" in got.notes[0]
+
+
+def test_a_rules_deny_stands_and_other_customers_are_denied() -> None:
+    by_rule = apply_privileges("order", "deny", ["block"], HIGH, 80.0, None, rules_outcome="deny")
+    assert by_rule.outcome == "deny"
+    mid = Standing(700, "silver", DEFAULT_PRIVILEGES["silver"], "mid")
+    other = apply_privileges("order", "deny", [], mid, 80.0, None, rules_outcome="allow")
+    assert other.outcome == "deny"
+    cod = apply_privileges("payment_method", "deny", [], HIGH, 80.0, "card", rules_outcome="allow")
+    assert cod.outcome == "review"
+    assert cod.actions == ["require_online_payment"]

@@ -118,6 +118,14 @@ def refresh_command(
     for tier, n in done.tiers.items():
         table.add_row(tier, f"{n:,}")
     console.print(table)
+    values = Table(title=f"customer value ({done.value_measure})")
+    values.add_column("segment")
+    values.add_column("users", justify="right")
+    for segment in ("high", "mid", "low", "new"):
+        values.add_row(segment, f"{done.value_segments.get(segment, 0):,}")
+    console.print(values)
+    if done.value_note:
+        console.print(escape(done.value_note))
     console.print(f"written to {escape(done.path)}")
 
 

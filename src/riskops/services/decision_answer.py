@@ -15,7 +15,12 @@ def credit_part(standing: Standing | None, granted: Granted | None) -> dict[str,
     if standing is None:
         return None
     notes = granted.notes if granted else []
-    return {"tier": standing.tier, "score": standing.score, "notes": notes}
+    return {
+        "tier": standing.tier,
+        "score": standing.score,
+        "value_segment": standing.value_segment,
+        "notes": notes,
+    }
 
 
 def amount_usd(record: dict[str, Any]) -> float | None:

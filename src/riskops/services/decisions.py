@@ -22,6 +22,7 @@ from riskops.core.decisions.schema import (
     CHECKPOINTS,
     CREDIT_SCORE,
     CREDIT_TIER,
+    VALUE_SEGMENT,
     blocked_users_entity,
 )
 from riskops.core.events.envelope import to_us
@@ -31,6 +32,7 @@ from riskops.services.decision_answer import (
     OPTIONAL_KEYS,
     RESPONSE_KEYS,
     amount_usd,
+    credit_part,
     response_body,
 )
 from riskops.services.ingest import IngestService, Prepared
@@ -140,6 +142,7 @@ class DecisionService:
         standing = self._standing.of(record.get("user_id")) if self._standing else None
         fields[CREDIT_SCORE] = standing.score if standing else None
         fields[CREDIT_TIER] = standing.tier if standing else None
+        fields[VALUE_SEGMENT] = standing.value_segment if standing else None
         allowed = frozenset(
             t
             for t in _ALLOWABLE
@@ -181,6 +184,7 @@ class DecisionService:
                 standing,
                 amount_usd(record),
                 payment_method,
+                rules_outcome,
             )
         )
         decision_id = new_decision_id()
@@ -198,13 +202,7 @@ class DecisionService:
             "thresholds": applied.thresholds,
             "rules_outcome": result.outcome,
             "note": applied.note,
-            "credit": None
-            if standing is None
-            else {
-                "tier": standing.tier,
-                "score": standing.score,
-                "notes": granted.notes if granted else [],
-            },
+            "credit": credit_part(standing, granted),
         }
         full = {
             **response,

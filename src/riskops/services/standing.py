@@ -28,10 +28,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from riskops.core.analytics.value_risk import ValueRiskConfig, value_segments
 from riskops.core.credit.model import Privileges
 from riskops.core.decisions.privileges import Standing, unknown_standing
 from riskops.core.events.envelope import to_us
 from riskops.services.analytics.data import AnalyticsData
+from riskops.services.analytics.value_risk import customer_values
 from riskops.services.credit import user_credit, user_credit_table
 from riskops.stores.base import Store
 from riskops.stores.decision_base import AuditEntry
@@ -45,6 +47,8 @@ SNAPSHOT_COLUMNS = (
     "password_free_limit_usd",
     "pay_later",
     "new_user_cap_usd",
+    "value_usd",
+    "value_segment",
 )
 
 
@@ -58,6 +62,10 @@ class Refreshed:
     tiers: dict[str, int]
     as_of: str
     path: str
+    value_segments: dict[str, int]
+    value_measure: str
+    """``clv_usd`` or ``spend_usd`` (when lifetime value cannot be fitted: see ``value_note``)."""
+    value_note: str | None
 
 
 def refresh_standing(
@@ -70,10 +78,19 @@ def refresh_standing(
     """Compute every user's credit as of ``as_of`` (default: the log's end) and replace the
     snapshot. Returns how many users per tier."""
     rows = user_credit(data, as_of=as_of, privileges=privileges)
-    table = user_credit_table(rows).select(list(SNAPSHOT_COLUMNS))
+    measure, values, note, _ = customer_values(data)
+    segments = value_segments(values, ValueRiskConfig())
+    table = user_credit_table(rows)
+    users = table["user_id"].to_pylist()
+    table = table.append_column(
+        "value_usd", pa.array([values.get(u) for u in users], pa.float64())
+    ).append_column("value_segment", pa.array([segments.get(u, "new") for u in users]))
+    table = table.select(list(SNAPSHOT_COLUMNS))
     when = rows[0].facts.as_of if rows else as_of
     stamp = when.isoformat() if when is not None else ""
-    table = table.replace_schema_metadata({"as_of": stamp})
+    table = table.replace_schema_metadata(
+        {"as_of": stamp, "value_measure": measure, "value_note": note or ""}
+    )
     path = snapshot_path(data_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".users.", suffix=".parquet")
@@ -87,7 +104,13 @@ def refresh_standing(
     tiers: dict[str, int] = {}
     for r in rows:
         tiers[r.tier] = tiers.get(r.tier, 0) + 1
-    return Refreshed(len(rows), dict(sorted(tiers.items())), stamp, str(path))
+    by_value: dict[str, int] = {}
+    for u in users:
+        segment = segments.get(u, "new")
+        by_value[segment] = by_value.get(segment, 0) + 1
+    return Refreshed(
+        len(rows), dict(sorted(tiers.items())), stamp, str(path), by_value, measure, note
+    )
 
 
 def record_refresh(store: Store, at: datetime, actor: str, done: Refreshed) -> None:
@@ -160,7 +183,9 @@ def _load(table: pa.Table) -> dict[str, Standing]:
             privileges = shared[key] = Privileges(
                 bool(key[0]), float(key[1] or 0.0), bool(key[2]), _cap(key[3])
             )
-        out[str(user)] = Standing(int(cols["score"][i]), str(cols["tier"][i]), privileges)
+        out[str(user)] = Standing(
+            int(cols["score"][i]), str(cols["tier"][i]), privileges, str(cols["value_segment"][i])
+        )
     return out
 
 

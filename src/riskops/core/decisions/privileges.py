@@ -18,7 +18,10 @@ checkpoint                what the tier does
 ========================  ==========================================================
 
 Privileges never lift a review or a deny: they only widen what an allowed user may do, or add
-a limit.
+a limit. One exception, value × risk: a **high-value** customer (top 20 % by customer value in
+the snapshot) whom the *score* alone would deny - no rule said deny - is reviewed with limits
+instead (:data:`SERVED_WITH_LIMITS`): losing that customer to a false decline costs more than
+the extra look. A rule's deny (a block list, a hard rule) stands.
 """
 
 from __future__ import annotations
@@ -37,10 +40,23 @@ class Standing:
     score: int | None
     tier: str
     privileges: Privileges
+    value_segment: str = "new"
+    """``high`` / ``mid`` / ``low`` by customer value (lifetime value, or spend to date), or
+    ``new`` without a purchase."""
 
 
 def unknown_standing() -> Standing:
     return Standing(None, UNKNOWN_TIER, DEFAULT_PRIVILEGES[UNKNOWN_TIER])
+
+
+SERVED_WITH_LIMITS = {
+    "order": ["hold_for_review", "require_otp"],
+    "payment_method": ["require_online_payment"],
+    "refund_request": ["hold_for_review"],
+    "coupon_claim": ["cap_coupon"],
+    "login": ["require_otp"],
+}
+"""What a high-value customer gets instead of a deny from the score alone, per checkpoint."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +77,11 @@ def apply_privileges(
     standing: Standing,
     amount_usd: float | None,
     payment_method: object,
+    rules_outcome: str | None = None,
 ) -> Granted:
     """The outcome and actions once ``standing``'s privileges are applied; ``notes`` say
-    what changed and why (English)."""
+    what changed and why (English). ``rules_outcome``: the rules' own outcome, before the
+    score's thresholds (a rule's deny is never softened)."""
     p = standing.privileges
     out = list(actions)
     notes: list[str] = []
@@ -71,6 +89,19 @@ def apply_privileges(
     def add(action: str) -> None:
         if action not in out:
             out.append(action)
+
+    if (
+        standing.value_segment == "high"
+        and outcome == "deny"
+        and rules_outcome is not None
+        and rules_outcome != "deny"
+        and checkpoint in SERVED_WITH_LIMITS
+    ):
+        outcome = "review"
+        out = [a for a in out if a != "block"]
+        for action in SERVED_WITH_LIMITS[checkpoint]:
+            add(action)
+        notes.append("high-value customer: served with limits, not denied on the score")
 
     if checkpoint == "refund_request" and outcome == "allow" and p.express_refund:
         add("instant_refund")

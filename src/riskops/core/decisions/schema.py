@@ -137,8 +137,10 @@ MODEL_SCORE = "model.score"
 """The checkpoint's champion model's probability that the event is bad, in percent (0-100)."""
 CREDIT_SCORE = "credit.score"
 CREDIT_TIER = "credit.tier"
+VALUE_SEGMENT = "customer.value_segment"
 """The user's credit score (300-850) and tier from the latest credit snapshot (``new`` for a
-user it does not know; None without a snapshot)."""
+user it does not know; None without a snapshot), and the customer's value segment there
+(``high`` / ``mid`` / ``low`` / ``new``)."""
 MODEL_CHECKPOINTS = frozenset(
     {"order", "payment_method", "coupon_claim", "login", "refund_request"}
 )
@@ -200,6 +202,7 @@ def context_schema(checkpoint: str) -> dict[str, str]:
     out = dict(IDENTITY)
     out[CREDIT_SCORE] = "int"
     out[CREDIT_TIER] = "string"
+    out[VALUE_SEGMENT] = "string"
     if checkpoint in MODEL_CHECKPOINTS:
         out[MODEL_SCORE] = "double"
     for event_type in spec.event_types:

@@ -205,7 +205,9 @@ def value_risk(
         raise AnalyticsInputError("value", f"{value!r}: use auto, clv or spend")
     if not 1 <= horizon_days <= 3650:
         raise AnalyticsInputError("horizon_days", "between 1 and 3650 days")
-    measure, values, note, as_of = _values(data, value, horizon_days, monthly_discount_rate, margin)
+    measure, values, note, as_of = customer_values(
+        data, value, horizon_days, monthly_discount_rate, margin
+    )
     table = replayed.decisions
     users, outcomes = table.column("user_id").to_pylist(), table.column("outcome").to_pylist()
     decisions = [Decision(u, o) for u, o in zip(users, outcomes, strict=True) if u is not None]
@@ -232,9 +234,16 @@ def config_of(high_share: float, mid_share: float) -> ValueRiskConfig:
         raise AnalyticsInputError(exc.field, exc.reason) from None
 
 
-def _values(
-    data: AnalyticsData, value: ValueMeasure, horizon_days: int, discount: float, margin: float
+def customer_values(
+    data: AnalyticsData,
+    value: ValueMeasure = "auto",
+    horizon_days: int = 365,
+    discount: float = 0.01,
+    margin: float = 1.0,
 ) -> tuple[str, dict[str, float], str | None, datetime | None]:
+    """Every customer's value, abusers included: ``(measure, user → USD, note, as_of)`` -
+    lifetime value (``clv_usd``) or, when it cannot be fitted and ``value`` is ``auto``, spend
+    to date (``spend_usd``, with a note saying why)."""
     orders = data.customer_orders(include_abusers=True)
     row = data.con.execute(f"SELECT max(ts) FROM ({orders})").fetchone()
     as_of: datetime | None = row[0] if row else None
