@@ -141,16 +141,66 @@ def _measure(url: str, headers: list[str], args: argparse.Namespace) -> list[dic
     return runs
 
 
+def train_model(work: Path) -> Path:
+    """An ``order_fraud`` champion trained on a scratch log of synthetic traffic (orders with a
+    chargeback on one in 25), as a registry folder to copy into each server's data dir."""
+    from datetime import UTC, datetime, timedelta
+
+    from synth import events
+
+    from riskops.config import Settings
+    from riskops.services.models.registry import ModelRegistry
+    from riskops.services.models.train import train
+    from riskops.services.runtime import build_runtime
+
+    settings = Settings(
+        data_dir=work / "train",
+        secret_key="bench-secret",
+        database_url=None,
+        state_backend="memory",
+    )
+    runtime = build_runtime(settings, with_state=False)
+    rng = random.Random(5)
+    start = datetime.now(UTC) - timedelta(days=3)
+    batch: list[object] = []
+    for e in events(60_000, seed=5, start=start, span_s=2 * 86_400, users=3000, prefix="m"):
+        batch.append(e)
+        if e["type"] == "order.placed" and rng.random() < 0.04:
+            at = datetime.fromisoformat(e["occurred_at"].replace("Z", "+00:00"))
+            batch.append({
+                "event_id": f"{e['event_id']}-cb", "type": "chargeback.received",
+                "occurred_at": (at + timedelta(hours=6)).isoformat().replace("+00:00", "Z"),
+                "market": e["market"], "user_id": e["user_id"],
+                "payload": {"order_id": e["payload"]["order_id"], "amount": 20.0,
+                            "currency": "USD"},
+            })  # fmt: skip
+    try:
+        for i in range(0, len(batch), 2000):
+            runtime.ingest.ingest(batch[i : i + 2000])
+        result = train(runtime.store, settings.resolved_secret(), model="order_fraud")
+        registry = ModelRegistry(settings.data_dir)
+        registry.promote("order_fraud", registry.register(result))
+    finally:
+        runtime.close()
+    return settings.data_dir / "models"
+
+
 def bench_http(args: argparse.Namespace, work: Path) -> None:
     """riskops and the bare endpoint, each with 1 and ``--workers`` processes, same run."""
     rows: list[tuple[str, ...]] = []
     ours: dict[tuple[int, int, float], float] = {}
     rules = work / "rules.yaml"
     rules.write_text(ruleset_yaml(args.rules), encoding="utf-8")
+    models = None
+    if args.model:
+        with console.status("training the order_fraud champion the server will score with"):
+            models = train_model(work)
     for workers in sorted({1, args.workers}):
         env = riskops_env(work / f"data{workers}")
         key = create_key(env)
         _push_rules(env, rules)
+        if models is not None:
+            shutil.copytree(models, work / f"data{workers}" / "models")
         headers = [f"Authorization: Bearer {key}", "Content-Type: application/json"]
         with server(env, workers=workers) as url:
             for r in _measure(url, headers, args):
@@ -160,7 +210,8 @@ def bench_http(args: argparse.Namespace, work: Path) -> None:
             for r in _measure(url, [], args):
                 mine = ours[(workers, int(r["connections"]), r["offered"])]
                 rows.append(_row("bare FastAPI", workers, r, mine / r["rate"]))
-    t = Table(title=f"POST /v1/decisions/order, {args.rules} rules, embedded default (wrk)")
+    model = "and the order_fraud model" if args.model else "no model"
+    t = Table(title=f"POST /v1/decisions/order, {args.rules} rules {model}, embedded default (wrk)")
     for name in ("endpoint", "processes", "load", "requests/s", "p50 ms", "p99 ms"):
         t.add_column(name, justify="left" if name in ("endpoint", "load") else "right")
     t.add_column("non-2xx", justify="right")
@@ -197,6 +248,12 @@ def main() -> None:
     parser.add_argument("--paced-connections", type=int, default=32)
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--no-http", action="store_true", help="only the in-process figures")
+    parser.add_argument(
+        "--model",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="a promoted order_fraud champion scores every decision (--no-model: rules only)",
+    )
     args = parser.parse_args()
     table(f"order checkpoint, {args.rules} rules, one core", bench_evaluate(args))
     if args.no_http:

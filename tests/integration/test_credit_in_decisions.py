@@ -4,6 +4,7 @@ privileges apply: express refund, password-free payment, the new-user cap, pay l
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,13 @@ def test_refresh_then_tiers_set_privileges_in_decisions(
         user=known[0],
         payload={"order_id": "o-x", "amount": 100_000.0, "currency": "IDR"},
     )
-    answer = client.post("/v1/decisions/refund_request", json=refund).json()
+    # the new snapshot loads in the background while the previous one answers
+    for i in range(50):
+        attempt = dict(refund, event_id=f"refund-{i}")
+        answer = client.post("/v1/decisions/refund_request", json=attempt).json()
+        if "instant_refund" in answer["actions"]:
+            break
+        time.sleep(0.1)
     assert answer["policy"]["credit"]["tier"] == "new"
     assert answer["policy"]["credit"]["score"] is not None  # known to the snapshot
     assert answer["outcome"] == "allow"
@@ -166,3 +173,18 @@ def test_high_value_customers_are_reviewed_with_limits_where_others_are_denied(
     assert "high-value" in served["policy"]["credit"]["notes"][0]
     denied = client.post("/v1/decisions/order", json=_order(low[0], 1000.0)).json()
     assert denied["outcome"] == "deny"
+
+
+def test_backtests_refuse_rules_on_the_credit_snapshot_and_models_cannot_learn_it(
+    ops_runtime: Runtime,
+) -> None:
+    import pytest
+
+    from riskops.core.models.features import feature_problems
+    from riskops.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed) as refused:
+        ops_runtime.backtests.run(TIER_RULE)
+    assert refused.value.problems[0].field == "credit.score"
+    problems = dict(feature_problems("order", ["credit.score", "customer.value_segment"]))
+    assert set(problems) == {"credit.score", "customer.value_segment"}

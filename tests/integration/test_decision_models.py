@@ -6,6 +6,7 @@ offline, on the same events)."""
 from __future__ import annotations
 
 import math
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -131,8 +132,14 @@ def test_newest_version_scores_in_shadow_until_promoted(
     assert 0.0 <= stored["challenger"]["score"] <= 100.0
 
     ModelRegistry(ops_runtime.settings.data_dir).promote("order_fraud", "v2")
-    answer = client.post("/v1/decisions/order", json=orders[1]).json()
-    assert answer["versions"]["model"] == "order_fraud:v2"  # no restart
+    # no restart: v2 loads in the background while v1 keeps scoring, then takes over
+    for i in range(50):
+        answer = client.post("/v1/decisions/order", json=dict(orders[1], event_id=f"p-{i}")).json()
+        if answer["versions"]["model"] == "order_fraud:v2":
+            break
+        assert answer["versions"]["model"] == "order_fraud:v1"
+        time.sleep(0.1)
+    assert answer["versions"]["model"] == "order_fraud:v2"
     stored = client.get(f"/v1/decisions/{answer['decision_id']}").json()
     assert stored["challenger"] is None
 

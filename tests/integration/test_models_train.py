@@ -91,6 +91,15 @@ def test_features_are_read_just_before_each_event_and_labels_join_later(
     assert window["velocity.user.orders_1h"] == [1, 2]
     assert window["label_brushing"] == [1, 0]
 
+    # what was known at a time: labels (and chargebacks) that arrived later are not read
+    before = int((NOW - timedelta(minutes=2)).timestamp() * 1_000_000)
+    known = feature_frame(
+        ops_runtime.store, SECRET, "order", PATHS, labels_until_us=before
+    ).table.to_pydict()
+    assert known["label_brushing"] == [0] * 5
+    assert known["label_fraud"] == [0] * 5
+    assert known["velocity.user.orders_1h"] == t["velocity.user.orders_1h"]
+
 
 def test_bad_frame_and_training_inputs_name_the_problem(ops_runtime: Runtime) -> None:
     _hand_log(ops_runtime)

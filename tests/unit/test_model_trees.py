@@ -57,3 +57,29 @@ def test_row_values_reads_the_context_like_training() -> None:
     values = row_values(["a", "b", "c", "d", "e"], {"a": 3, "b": True, "c": None, "d": "x"})
     assert values[:2] == [3.0, 1.0]
     assert all(math.isnan(v) for v in values[2:])
+
+
+def test_linear_trees_are_refused() -> None:
+    x, y = _data(5)
+    x = np.nan_to_num(x)
+    params = {"objective": "binary", "num_iterations": 5, "verbosity": -1, "linear_tree": True}
+    booster = lgb.train(params, lgb.Dataset(x, y))
+    with pytest.raises(Unsupported, match="linear"):
+        compile_booster(booster.dump_model())
+
+
+def test_path_contributions_add_up_to_the_raw_score_and_name_the_signal() -> None:
+    from riskops.core.models.trees import compile_contributions
+
+    x, y = _data(7)
+    params = {"objective": "binary", "num_iterations": 60, "verbosity": -1, "seed": 1}
+    booster = lgb.train(params, lgb.Dataset(x, y))
+    score = compile_booster(booster.dump_model())
+    explain = compile_contributions(booster.dump_model())
+    rows = x[:300]
+    contributions = np.array([explain(list(r)) for r in rows])
+    raw = np.array([score(list(r)) for r in rows])
+    assert contributions.shape == (300, 7)  # six features and the bias
+    assert np.allclose(contributions.sum(axis=1), raw, atol=1e-9)
+    # feature 0 carries the label's signal: it moves the scores most overall
+    assert np.abs(contributions[:, :-1]).mean(axis=0).argmax() == 0

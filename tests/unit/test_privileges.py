@@ -78,3 +78,17 @@ def test_a_rules_deny_stands_and_other_customers_are_denied() -> None:
     cod = apply_privileges("payment_method", "deny", [], HIGH, 80.0, "card", rules_outcome="allow")
     assert cod.outcome == "review"
     assert cod.actions == ["require_online_payment"]
+
+
+def test_an_amount_in_a_currency_without_a_rate_cannot_pass_the_new_user_cap() -> None:
+    from riskops.services.decision_answer import amount_usd
+
+    assert amount_usd({"payload": {"amount": 5.0, "currency": "USD"}}) == 5.0
+    assert amount_usd({"payload": {"currency": "USD"}}) is None
+    unknown = amount_usd({"payload": {"amount": 5.0, "currency": "XYZ"}})
+    assert unknown == float("inf")
+    got = apply_privileges("order", "allow", [], unknown_standing(), unknown, None)
+    assert got.outcome == "challenge"
+    assert "cannot be checked" in got.notes[0]
+    gold = apply_privileges("order", "allow", [], GOLD, unknown, None)
+    assert gold.actions == []  # no password-free payment either

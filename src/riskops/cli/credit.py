@@ -109,7 +109,7 @@ def refresh_command(
         done = refresh_standing(data, settings.data_dir, as_of=_as_of(as_of), privileges=overrides)
     store = open_store(settings.resolved_database_url())
     try:
-        record_refresh(store, datetime.now(UTC), author, done)
+        record_refresh(store, datetime.now(UTC), author, done, overrides)
     finally:
         store.close()
     table = Table(title=f"credit snapshot as of {done.as_of or '-'}: {done.users:,} users")

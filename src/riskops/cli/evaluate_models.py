@@ -1,6 +1,7 @@
-"""`riskops evaluate --models`: the models trained on the warm-up (with the labels known by its
-end), then the scored window decided by the rules alone and by the rules plus the models,
-beside each other."""
+"""`riskops evaluate --models`: the models trained on the warm-up with only the labels known by
+its end (label events, chargebacks and COD refusals that arrived later are not read), then the
+scored window decided by the rules alone and by the rules plus the models, beside each
+other."""
 
 from __future__ import annotations
 
@@ -63,7 +64,9 @@ def with_models(
     for name, spec in MODELS.items():
         with console.status(f"training {name} on the warm-up"):
             try:
-                result = train(runtime.store, secret, model=name, until_us=cut_us)
+                result = train(
+                    runtime.store, secret, model=name, until_us=cut_us, labels_until_us=cut_us
+                )
             except AnalyticsInputError as exc:
                 models[name] = {"checkpoint": spec.checkpoint, "skipped": str(exc)}
                 continue

@@ -48,6 +48,11 @@ Progress = Callable[[int, int], None]
 _ALLOWABLE = ("user", "device", "ip", "address", "instrument")
 
 
+NOT_REPLAYED = ("credit.", "customer.")
+"""Context paths from the credit snapshot: a backtest refuses a ruleset that reads them (and
+applies no credit privileges), since the snapshot is not point-in-time."""
+
+
 class BacktestService:
     def __init__(
         self,
@@ -132,6 +137,12 @@ class BacktestService:
         checkpoint = candidate.checkpoint
         policy = self._policy.active()[1] if self._policy else Policy()
         needed = candidate.fields | (baseline.fields if baseline else frozenset())
+        for path in sorted(needed):
+            if path.startswith(NOT_REPLAYED):
+                reason = "reads the credit snapshot, which is today's, not the event's time: "
+                raise ValidationFailed(
+                    "not replayable", [Problem(path, reason + "backtests cannot replay it")]
+                )
         slot = self._models.slot(checkpoint) if self._models is not None else None
         if slot is not None and slot.error is not None:
             raise ValidationFailed("model unavailable", [Problem(MODEL_SCORE, slot.error)])

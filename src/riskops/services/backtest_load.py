@@ -45,6 +45,8 @@ class Request:
     addresses: bool
     instruments: bool
     phones: bool = False
+    labels_until_us: int | None = None
+    """Only labels that arrived before this (what was known at a training time); None: all."""
 
 
 @dataclass
@@ -91,12 +93,13 @@ def load(store: Store, secret: bytes, req: Request, progress: Progress | None) -
 def _row(cols: Columns, row: StoredEvent, secret: bytes, req: Request, start: int | None) -> None:
     at = row.occurred_at_us
     later = req.until_us is not None and at >= req.until_us
+    known = req.labels_until_us is None or at < req.labels_until_us
     if later or (start is not None and at < start):  # outside every window: labels only
-        if row.type in LABEL_TYPES:
+        if row.type in LABEL_TYPES and known:
             _labels(cols, orjson.loads(row.body))
         return
     record: dict[str, Any] = orjson.loads(row.body)
-    if row.type in LABEL_TYPES:
+    if row.type in LABEL_TYPES and known:
         _labels(cols, record)
     payload = record.get("payload") or {}
     ip = record.get("ip")

@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 
 from riskops.core.decisions.schema import MODEL_SCORE
+from riskops.core.models.calibration import percent_scores
 from riskops.core.rules.sql import quote_ident
 from riskops.services.model_serving import Slot
 
@@ -34,7 +35,7 @@ def add_model_scores(con: duckdb.DuckDBPyConnection, slot: Slot) -> None:
             [np.ma.filled(np.ma.asarray(rows[k], dtype=np.float64), np.nan) for k in list(rows)[1:]]
         )
         raw = np.asarray(model.booster.predict(x, raw_score=True), dtype=np.float64)
-        scores = np.round(100.0 * model.calibration.apply(raw), 2)
+        scores = percent_scores(model.calibration.apply(raw))
     else:
         scores = np.zeros(0, dtype=np.float64)
     table = pa.table({"seq": pa.array(seqs, pa.int64()), "score": pa.array(scores)})

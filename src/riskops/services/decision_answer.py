@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -24,12 +25,15 @@ def credit_part(standing: Standing | None, granted: Granted | None) -> dict[str,
 
 
 def amount_usd(record: dict[str, Any]) -> float | None:
-    """The event's amount in US dollars at the reference rates (None: no amount, or a
-    currency without a rate)."""
+    """The event's amount in US dollars at the reference rates; None without an amount, and
+    infinity for an amount in a currency without a rate (a limit that cannot be checked is
+    treated as exceeded, never as met)."""
     payload = record.get("payload") or {}
     amount, per_usd = payload.get("amount"), DEFAULT_PER_USD.get(payload.get("currency") or "")
-    if not isinstance(amount, int | float) or not per_usd:
+    if not isinstance(amount, int | float) or isinstance(amount, bool):
         return None
+    if not per_usd:
+        return math.inf
     return float(amount) / per_usd
 
 

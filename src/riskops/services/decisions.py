@@ -4,6 +4,7 @@ and the decision with its trace. Owns the transactions."""
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import time
@@ -67,6 +68,12 @@ class PendingDecision:
     response: dict[str, Any]
 
 
+@functools.cache
+def _empty_ruleset(checkpoint: str) -> Ruleset:
+    """The ruleset of a checkpoint with none active (one object, so caches keyed on it hit)."""
+    return Ruleset(checkpoint, ())
+
+
 def _entity_ids(record: dict[str, Any], prepared: Prepared) -> dict[str, str | None]:
     nodes = prepared.extraction.nodes if prepared.extraction else set()
     return entity_ids(record, nodes)
@@ -87,7 +94,7 @@ class DecisionService:
     ) -> None:
         self._models = models
         self._standing = standing
-        self._paths: dict[str, tuple[Ruleset, Slot | None, tuple[str, ...]]] = {}
+        self._paths: dict[tuple[str, bool], tuple[Ruleset, Slot | None, tuple[str, ...]]] = {}
         self._store = store
         self._state = state
         self._ingest = ingest
@@ -117,7 +124,7 @@ class DecisionService:
         record: dict[str, Any] = orjson.loads(prepared.row.body)
         at_us = prepared.row.occurred_at_us
         active = self._rules.active(checkpoint)
-        version, ruleset = active if active else (None, Ruleset(checkpoint, ()))
+        version, ruleset = active if active else (None, _empty_ruleset(checkpoint))
         ids = _entity_ids(record, prepared)
         fields = event_fields(record, at_us)
         payment_method = (record.get("payload") or {}).get("payment_method")
@@ -229,12 +236,13 @@ class DecisionService:
 
     def _paths_for(self, checkpoint: str, ruleset: Ruleset, slot: Slot | None) -> tuple[str, ...]:
         """The context paths to compute: the rules' and the models' (cached per ruleset and
-        model slot)."""
-        cached = self._paths.get(checkpoint)
+        model slot; with and without a model apart, as COD and other orders alternate)."""
+        key = (checkpoint, slot is None)
+        cached = self._paths.get(key)
         if cached is not None and cached[0] is ruleset and cached[1] is slot:
             return cached[2]
         paths = model_fields(slot, sorted(ruleset.fields))
-        self._paths[checkpoint] = (ruleset, slot, paths)
+        self._paths[key] = (ruleset, slot, paths)
         return paths
 
     def _model_answer(

@@ -85,11 +85,13 @@ def feature_frame(
     until_us: int | None = None,
     event_types: Iterable[str] | None = None,
     progress: Progress | None = None,
+    labels_until_us: int | None = None,
 ) -> FeatureFrame:
     """The frame of the checkpoint's events that occurred in ``[since_us, until_us)`` (µs;
     None: unbounded), with the features ``paths`` (context paths of the checkpoint).
     ``event_types``: only these of the checkpoint's event types. AnalyticsInputError on an
-    unknown checkpoint, path or event type, or a path that is not point-in-time."""
+    unknown checkpoint, path or event type, or a path that is not point-in-time.
+    ``labels_until_us``: only labels that arrived before it (None: whenever they arrived)."""
     with duckdb.connect() as con:
         frame_into(
             con,
@@ -101,6 +103,7 @@ def feature_frame(
             until_us=until_us,
             event_types=event_types,
             progress=progress,
+            labels_until_us=labels_until_us,
         )
         table = con.sql("SELECT * FROM frame ORDER BY ts, seq").to_arrow_table()
     return FeatureFrame(checkpoint, tuple(paths), table)
@@ -117,6 +120,7 @@ def frame_into(
     until_us: int | None = None,
     event_types: Iterable[str] | None = None,
     progress: Progress | None = None,
+    labels_until_us: int | None = None,
 ) -> None:
     """Leave the frame in ``con`` as table ``frame`` (and its inputs ``ev``, ``cp``, ``keys``,
     ``labels``); the arguments are those of :func:`feature_frame`."""
@@ -137,6 +141,7 @@ def frame_into(
         addresses=addresses,
         instruments=instruments,
         phones=phones,
+        labels_until_us=labels_until_us,
     )
     cols = load(store, secret, req, progress)
     for name, table in arrow_tables(cols, req.event_fields).items():

@@ -9,12 +9,14 @@ re-read when it changes - a promotion reaches every API process without a restar
 * **Challenger in shadow.** The newest registered version, when it is newer than the
   champion, is scored beside it and recorded with the decision; it never changes anything.
 * **Speed.** The booster is compiled to a Python function (:mod:`riskops.core.models.trees`),
-  about 30 µs a decision instead of LightGBM's 150 µs single-row predict; when a booster
-  cannot be compiled (categorical splits), LightGBM's predict is used.
+  about 30 µs a decision instead of LightGBM's 150 µs single-row predict, and so are its
+  path contributions (for non-allow decisions) instead of a millisecond of TreeSHAP; when a
+  booster cannot be compiled (categorical splits), LightGBM's predict is used.
 * **Hot reload.** At most every ``reload_s`` seconds the registry's index and the model's
-  version folders are looked at (two ``stat`` calls and a listing); a change loads the new
-  champion / challenger. A model that fails to load is reported as unavailable (the
-  checkpoint's fail mode applies) and tried again at the next check.
+  version folders are looked at (a few ``stat`` calls and a listing); a change loads the new
+  champion / challenger on a background thread while decisions keep the current one. A model
+  that fails to load is reported as unavailable (the checkpoint's fail mode applies) and tried
+  again at the next check.
 """
 
 from __future__ import annotations
@@ -31,8 +33,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from riskops.core.models.calibration import percent_score
 from riskops.core.models.features import MODELS, ModelSpec
-from riskops.core.models.trees import Scorer, Unsupported, compile_booster, row_values
+from riskops.core.models.trees import (
+    Explainer,
+    Scorer,
+    Unsupported,
+    compile_booster,
+    compile_contributions,
+    row_values,
+)
+from riskops.services.reloading import Reloading
 
 if TYPE_CHECKING:  # LightGBM (the ``models`` extra) is imported only once a model is served
     from riskops.services.models.registry import ModelRegistry
@@ -53,7 +64,8 @@ class Contribution:
     feature: str
     value: float | None
     contribution: float
-    """In log-odds (LightGBM's TreeSHAP contributions add up, with the bias, to the raw score)."""
+    """In log-odds: the path contributions of every feature add up, with the trees' root
+    values (the bias), to the raw score."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +78,7 @@ class Score:
     @property
     def score(self) -> float:
         """The probability in percent (0-100, two decimals): ``model.score`` in rules."""
-        return round(100.0 * self.probability, 2)
+        return percent_score(self.probability)
 
 
 class Served:
@@ -81,22 +93,29 @@ class Served:
         ys = [float(y) for y in model.calibration.ys]
         self._xs, self._ys = xs, ys
         self._raw: Scorer
+        self._explain: Explainer
+        booster = model.booster
+        dump = booster.dump_model()
         try:
-            self._raw = compile_booster(model.booster.dump_model())
+            self._raw = compile_booster(dump)
+            self._explain = compile_contributions(dump)
         except Unsupported as why:
             log.warning("%s %s: LightGBM's own predict is used (%s)", name, version, why)
-            booster = model.booster
             self._raw = lambda x: float(booster.predict(np.asarray([x]), raw_score=True)[0])
+            self._explain = lambda x: [
+                float(c) for c in booster.predict(np.asarray([x]), pred_contrib=True)[0]
+            ]
 
     def score(self, fields: Mapping[str, object]) -> Score:
         raw = self._raw(row_values(self.features, fields))
         return Score(self.name, self.version, self._calibrate(raw), raw)
 
     def contributions(self, fields: Mapping[str, object], k: int = 5) -> list[Contribution]:
-        """The ``k`` features that moved this context's score most, largest first."""
+        """The ``k`` features that moved this context's score most, largest first: each split
+        on the row's path credits its feature with the change it made (exactly additive, see
+        :func:`riskops.core.models.trees.compile_contributions`)."""
         values = row_values(self.features, fields)
-        matrix = np.asarray([values], dtype=np.float64)
-        contrib = self.model.booster.predict(matrix, pred_contrib=True)[0]
+        contrib = self._explain(values)
         pairs = sorted(
             zip(self.features, values, contrib[:-1], strict=True),
             key=lambda p: (-abs(float(p[2])), p[0]),
@@ -144,7 +163,9 @@ class Slot:
 
 
 class ModelServing:
-    """The models of every checkpoint, reloaded when the registry changes."""
+    """The models of every checkpoint, reloaded when the registry changes (see
+    :class:`~riskops.services.reloading.Reloading`: the first load waits, later ones happen
+    in the background, a failed one is retried)."""
 
     def __init__(
         self,
@@ -155,28 +176,24 @@ class ModelServing:
         self._root = Path(data_dir) / "models"
         self._data_dir = Path(data_dir)
         self._registry_obj: ModelRegistry | None = None
-        self._reload_s = reload_s
-        self._monotonic = monotonic
-        self._lock = threading.Lock()
-        self._slots: dict[str, Slot | None] = {}
-        self._seen: dict[str, tuple[Any, ...]] = {}
-        self._checked: dict[str, float] = {}
+        self._registry_lock = threading.Lock()
+        self._slots: dict[str, Reloading[Slot | None]] = {
+            checkpoint: Reloading(
+                lambda spec=spec: self._mark(spec.name),  # type: ignore[misc]
+                lambda spec=spec: self._load(spec),  # type: ignore[misc]
+                None,
+                reload_s=reload_s,
+                failed=lambda slot: slot is not None and slot.error is not None,
+                monotonic=monotonic,
+                name=f"model {spec.name}",
+            )
+            for checkpoint, spec in MODEL_OF.items()
+        }
 
     def slot(self, checkpoint: str) -> Slot | None:
         """The checkpoint's models (None: no model, or none registered / promoted yet)."""
-        spec = MODEL_OF.get(checkpoint)
-        if spec is None:
-            return None
-        now = self._monotonic()
-        if now - self._checked.get(checkpoint, -math.inf) < self._reload_s:
-            return self._slots.get(checkpoint)
-        with self._lock:
-            self._checked[checkpoint] = now
-            mark = self._mark(spec.name)
-            if self._seen.get(checkpoint) != mark or checkpoint not in self._slots:
-                self._slots[checkpoint] = self._load(spec)
-                self._seen[checkpoint] = mark
-            return self._slots[checkpoint]
+        found = self._slots.get(checkpoint)
+        return None if found is None else found.get()
 
     def _mark(self, model: str) -> tuple[Any, ...]:
         """What changes when a version is registered or promoted: the index, the model's
@@ -190,11 +207,12 @@ class ModelServing:
         return (_mtime(self._root / "index.json"), tuple(names), metas)
 
     def _registry(self) -> ModelRegistry:
-        if self._registry_obj is None:
-            from riskops.services.models.registry import ModelRegistry
+        with self._registry_lock:
+            if self._registry_obj is None:
+                from riskops.services.models.registry import ModelRegistry
 
-            self._registry_obj = ModelRegistry(self._data_dir)
-        return self._registry_obj
+                self._registry_obj = ModelRegistry(self._data_dir)
+            return self._registry_obj
 
     def _load(self, spec: ModelSpec) -> Slot | None:
         if not (self._root / "index.json").is_file():

@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -35,6 +33,7 @@ from riskops.core.events.envelope import to_us
 from riskops.services.analytics.data import AnalyticsData
 from riskops.services.analytics.value_risk import customer_values
 from riskops.services.credit import user_credit, user_credit_table
+from riskops.services.reloading import Reloading
 from riskops.stores.base import Store
 from riskops.stores.decision_base import AuditEntry
 
@@ -113,16 +112,34 @@ def refresh_standing(
     )
 
 
-def record_refresh(store: Store, at: datetime, actor: str, done: Refreshed) -> None:
-    """The refresh in the audit log (who, when, how many users per tier)."""
-    after = json.dumps({"users": done.users, "tiers": done.tiers, "as_of": done.as_of})
+def record_refresh(
+    store: Store,
+    at: datetime,
+    actor: str,
+    done: Refreshed,
+    privileges: Mapping[str, Mapping[str, object]] | None = None,
+) -> None:
+    """The refresh in the audit log: who, when, how many users per tier and value segment,
+    and the privilege overrides it applied."""
+    after = json.dumps(
+        {
+            "users": done.users,
+            "tiers": done.tiers,
+            "value_segments": done.value_segments,
+            "as_of": done.as_of,
+            "privileges": privileges or {},
+        },
+        default=str,
+    )
     with store.begin(write=True) as uow:
         uow.audit.add(AuditEntry(to_us(at), actor, "credit.refresh", "users", None, after))
         uow.commit()
 
 
 class StandingCache:
-    """The latest snapshot, as ``user id → Standing``; reloaded when the file changes."""
+    """The latest snapshot, as ``user id → Standing``; reloaded when the file changes (see
+    :class:`~riskops.services.reloading.Reloading`: the first load waits, a new snapshot loads
+    in the background, an unreadable one keeps the last and is tried again)."""
 
     def __init__(
         self,
@@ -131,44 +148,41 @@ class StandingCache:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._path = snapshot_path(data_dir)
-        self._reload_s = reload_s
-        self._monotonic = monotonic
-        self._lock = threading.Lock()
-        self._users: dict[str, Standing] | None = None
-        self._mtime = -1
-        self._checked = -math.inf
         self._unknown = unknown_standing()
+        self._users: Reloading[dict[str, Standing] | None] = Reloading(
+            self._mark, self._read, None, reload_s=reload_s, monotonic=monotonic,
+            name=f"credit snapshot {self._path}",
+        )  # fmt: skip
 
     def of(self, user_id: str | None) -> Standing | None:
         """The user's standing; the ``new`` tier's for a user the snapshot does not know;
         None when there is no snapshot (credit does not take part in decisions)."""
-        users = self._current()
+        users = self._users.get()
         if users is None:
             return None
         return users.get(user_id, self._unknown) if user_id else self._unknown
 
-    def _current(self) -> dict[str, Standing] | None:
-        now = self._monotonic()
-        if now - self._checked < self._reload_s:
-            return self._users
-        with self._lock:
-            self._checked = now
-            try:
-                mtime = self._path.stat().st_mtime_ns
-            except OSError:
-                self._users, self._mtime = None, -1
-                return None
-            if mtime != self._mtime:
-                try:
-                    self._users = _load(pq.read_table(self._path, columns=list(SNAPSHOT_COLUMNS)))
-                    self._mtime = mtime
-                except (OSError, pa.ArrowException, KeyError):
-                    log.exception("credit snapshot %s unreadable; keeping the last one", self._path)
-            return self._users
+    def _mark(self) -> int:
+        try:
+            return self._path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return -1
+
+    def _read(self) -> dict[str, Standing] | None:
+        if not self._path.exists():
+            return None
+        return _load(pq.read_table(self._path))
 
 
 def _load(table: pa.Table) -> dict[str, Standing]:
+    """The snapshot's rows; a snapshot older than the value columns reads as value ``new``,
+    a missing score as None."""
     cols = table.to_pydict()
+    missing = [c for c in SNAPSHOT_COLUMNS[:7] if c not in cols]
+    if missing:
+        raise ValueError(f"credit snapshot without {', '.join(missing)}: refresh it")
+    n = len(cols["user_id"])
+    cols.setdefault("value_segment", ["new"] * n)
     shared: dict[tuple[object, ...], Privileges] = {}  # a handful of distinct privilege sets
     out: dict[str, Standing] = {}
     for i, user in enumerate(cols["user_id"]):
@@ -183,8 +197,12 @@ def _load(table: pa.Table) -> dict[str, Standing]:
             privileges = shared[key] = Privileges(
                 bool(key[0]), float(key[1] or 0.0), bool(key[2]), _cap(key[3])
             )
+        score = cols["score"][i]
         out[str(user)] = Standing(
-            int(cols["score"][i]), str(cols["tier"][i]), privileges, str(cols["value_segment"][i])
+            None if score is None else int(score),
+            str(cols["tier"][i]),
+            privileges,
+            str(cols["value_segment"][i] or "new"),
         )
     return out
 

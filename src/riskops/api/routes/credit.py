@@ -123,5 +123,5 @@ async def refresh_credit(
         return refresh_standing(data, rt.settings.data_dir, as_of=when, privileges=privileges)
 
     done = await _run(rt, analysis)
-    await asyncio.to_thread(record_refresh, rt.store, rt.clock(), key.name, done)
+    await asyncio.to_thread(record_refresh, rt.store, rt.clock(), key.name, done, privileges)
     return json_response(asdict(done))

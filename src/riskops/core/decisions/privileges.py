@@ -26,6 +26,7 @@ the extra look. A rule's deny (a block list, a hard rule) stands.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from riskops.core.credit.model import DEFAULT_PRIVILEGES, Privileges
@@ -111,9 +112,13 @@ def apply_privileges(
         if cap is not None and amount_usd > cap:
             outcome = _at_least(outcome, "challenge")
             add("require_otp")
-            notes.append(
-                f"order of ${amount_usd:,.2f} above the {standing.tier} cap of ${cap:,.0f}"
-            )
+            if math.isinf(amount_usd):
+                notes.append(f"order in a currency without a rate: the {standing.tier} cap "
+                             f"of ${cap:,.0f} cannot be checked")  # fmt: skip
+            else:
+                notes.append(
+                    f"order of ${amount_usd:,.2f} above the {standing.tier} cap of ${cap:,.0f}"
+                )
         elif outcome == "allow" and 0 < amount_usd <= p.password_free_limit_usd:
             add("password_free")
             notes.append(

@@ -12,6 +12,7 @@ model's ranking (ties aside).
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,3 +79,22 @@ def fit_isotonic(scores: npt.ArrayLike, labels: npt.ArrayLike) -> Calibration:
             px.append(high)
             py.append(mean)
     return Calibration(tuple(px), tuple(py))
+
+
+def percent_score(probability: float) -> float:
+    """``model.score``: a probability in percent to two decimals, rounded half up. The same
+    floating-point steps as :func:`percent_scores`, so a live decision and a backtest give
+    the same number."""
+    return math.floor(probability * 10000.0 + 0.5) / 100.0
+
+
+def percent_scores(probabilities: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """:func:`percent_score` of many."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    return np.asarray(np.floor(p * 10000.0 + 0.5) / 100.0, dtype=np.float64)
+
+
+def whole_scores(probabilities: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """The decision score a model's probabilities give (``floor(model.score + 0.5)``, the
+    live floor under the rules' score): what the policy's thresholds compare."""
+    return np.floor(percent_scores(probabilities) + 0.5)

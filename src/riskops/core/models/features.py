@@ -172,6 +172,8 @@ def feature_problems(checkpoint: str, paths: Iterable[str]) -> list[tuple[str, s
             problems.append((path, "repeated"))
         elif path == MODEL_SCORE:
             problems.append((path, "a model's own output, not a feature"))
+        elif path.startswith(("credit.", "customer.")):
+            problems.append((path, "today's credit snapshot, not point-in-time"))
         elif kind is None:
             problems.append((path, f"not a field of the {checkpoint} checkpoint's context"))
         elif kind not in NUMERIC_TYPES:

@@ -34,6 +34,25 @@ class Unsupported(ValueError):
 
 def compile_booster(dump: Mapping[str, Any]) -> Scorer:
     """The raw-score function of a booster dumped with ``Booster.dump_model()``."""
+    fn: Scorer = _compiled(dump, contributions=False)
+    return fn
+
+
+Explainer = Callable[[Sequence[float]], list[float]]
+"""Feature values → each feature's contribution to the raw score, then the bias (last)."""
+
+
+def compile_contributions(dump: Mapping[str, Any]) -> Explainer:
+    """Per-feature contributions by the decision path (Saabas): each split a row passes adds
+    the change of the node's value to the split's feature; with every tree's root value (the
+    bias) they add up exactly to the raw score. Close to, not equal to, TreeSHAP (LightGBM's
+    ``pred_contrib``), at the cost of one more addition per split: a few tens of µs instead
+    of a millisecond."""
+    fn: Explainer = _compiled(dump, contributions=True)
+    return fn
+
+
+def _compiled(dump: Mapping[str, Any], contributions: bool) -> Any:
     trees = dump.get("tree_info")
     if not isinstance(trees, list):
         raise Unsupported("not a LightGBM model dump (no tree_info)")
@@ -47,28 +66,43 @@ def compile_booster(dump: Mapping[str, Any]) -> Scorer:
         lines.append(f"    z{j} = m{j} or -{_ZERO!r} <= v{j} <= {_ZERO!r}")
         lines.append(f"    w{j} = 0.0 if m{j} else v{j}")
     lines.append("    s = 0.0")
+    if contributions:
+        lines.append(f"    c = [0.0] * {n + 1}")
     for tree in trees:
-        _node(tree["tree_structure"], 1, 0, lines)
-    lines.append("    return s")
+        root = tree["tree_structure"]
+        if contributions:
+            lines.append(f"    c[{n}] += {_value(root)!r}")
+        _node(root, 1, 0, lines, contributions)
+    lines.append("    return c" if contributions else "    return s")
     namespace: dict[str, Any] = {}
     exec(compile("\n".join(lines), "<lightgbm trees>", "exec"), namespace)  # noqa: S102
-    fn: Scorer = namespace["score"]
-    return fn
+    return namespace["score"]
 
 
-def _node(node: Mapping[str, Any], indent: int, depth: int, out: list[str]) -> None:
+def _value(node: Mapping[str, Any]) -> float:
+    return float(node["leaf_value"] if "leaf_value" in node else node["internal_value"])
+
+
+def _node(
+    node: Mapping[str, Any], indent: int, depth: int, out: list[str], contributions: bool
+) -> None:
     pad = "    " * indent
     if "leaf_value" in node:
-        out.append(f"{pad}s += {float(node['leaf_value'])!r}")
+        if node.get("leaf_coeff"):
+            raise Unsupported("linear trees (leaves with coefficients)")
+        if not contributions:
+            out.append(f"{pad}s += {float(node['leaf_value'])!r}")
         return
     if depth >= MAX_DEPTH:
         raise Unsupported(f"a tree deeper than {MAX_DEPTH} splits")
     if node.get("decision_type") != "<=":
         raise Unsupported(f"split type {node.get('decision_type')!r} (categorical)")
-    out.append(f"{pad}if {_condition(node)}:")
-    _node(node["left_child"], indent + 1, depth + 1, out)
-    out.append(f"{pad}else:")
-    _node(node["right_child"], indent + 1, depth + 1, out)
+    j = int(node["split_feature"])
+    for keyword, child in ((f"if {_condition(node)}:", "left_child"), ("else:", "right_child")):
+        out.append(f"{pad}{keyword}")
+        if contributions:
+            out.append(f"{pad}    c[{j}] += {_value(node[child]) - _value(node)!r}")
+        _node(node[child], indent + 1, depth + 1, out, contributions)
 
 
 def _condition(node: Mapping[str, Any]) -> str:

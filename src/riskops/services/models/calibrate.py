@@ -8,8 +8,9 @@ GMV as possible (:mod:`riskops.core.models.tolerance`).
    (``meta["data_window"]["parts"]["train"]["last_us"]``), so the model is not calibrated on
    rows it learned from.
 3. The feature frame of the model's checkpoint over the window (point in time, labels that
-   arrived at any time); each event's score is its calibrated probability times 100, and it is
-   bad when a label of the model's kinds names it.
+   arrived at any time); each event's score is the whole-percent decision score its
+   calibrated probability gives live (``floor(model.score + 0.5)``), and it is bad when a
+   label of the model's kinds names it.
 4. Per market: its phase and tolerance from the policy, the trade-off curve and the chosen
    cut, and the thresholds a policy would take from it for the model's checkpoint only
    (review from the cut, challenge and deny at the bands' ratios to review). Amounts weigh
@@ -28,6 +29,7 @@ import pyarrow.compute as pc
 
 from riskops.core.decisions.policy import Policy
 from riskops.core.decisions.schema import context_schema
+from riskops.core.models.calibration import whole_scores
 from riskops.core.models.features import MODELS, ModelSpec
 from riskops.core.models.tolerance import ToleranceResult, band_thresholds, tolerance_curve
 from riskops.services.analytics.inputs import AnalyticsInputError
@@ -155,9 +157,10 @@ def calibrate(
             f"no event in the window carries a label of {', '.join(kinds)}: nothing to "
             "calibrate against (labels arrive late: widen the window or ingest labels)",
         )
-    scores = 100.0 * trained.calibration.apply(
-        raw_scores(trained.booster, frame_matrix(frame, trained.features))
-    )
+    # the whole-percent score a live decision compares with the thresholds (model.score
+    # rounded as the live floor under the rules' score), so a cut approves what live approves
+    raw = raw_scores(trained.booster, frame_matrix(frame, trained.features))
+    scores = whole_scores(trained.calibration.apply(raw))
     money = "event.amount" in context_schema(spec.checkpoint)
     amounts = frame["amount"].to_numpy(zero_copy_only=False).astype(np.float64)
     markets = _by_market(

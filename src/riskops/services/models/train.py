@@ -162,6 +162,7 @@ def train(
     calibration_share: float = 0.5,
     params: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
+    labels_until_us: int | None = None,
 ) -> TrainResult:
     """Train model ``model`` (a name of :data:`riskops.core.models.features.MODELS`) on the
     events in ``[since_us, until_us)``; positives: events a label of ``label_kinds`` (default:
@@ -170,7 +171,8 @@ def train(
     out, its first ``calibration_share`` fitting the calibration and the rest measuring.
     AnalyticsInputError on an unknown model or label kind, a feature that cannot be one
     (``features``, naming every bad path), bad fractions, too few rows or distinct times, or
-    a training part without positives or negatives."""
+    a training part without positives or negatives. ``labels_until_us``: learn only from the
+    labels that had arrived before it (what was known at that time; None: every label)."""
     spec = model_spec(model, features)
     kinds = positive_kinds(spec, label_kinds)
     merged = {**DEFAULT_PARAMS, **(params or {})}
@@ -185,6 +187,7 @@ def train(
         until_us=until_us,
         event_types=spec.event_types,
         progress=progress,
+        labels_until_us=labels_until_us,
     ).table
     if spec.payment_method is not None:
         frame = frame.filter(pc.equal(frame["payment_method"], spec.payment_method))
