@@ -18,6 +18,7 @@ import pytest
 from riskops.core.events.catalogue import LabelReported
 from riskops.services.analytics.inputs import AnalyticsInputError
 from riskops.services.feature_frame import feature_frame
+from riskops.services.log_scan import scan_log
 from riskops.services.models import ModelRegistry, TrainResult, explain, train
 from riskops.services.runtime import Runtime, build_runtime
 from tests.factories import NOW, PAYLOADS, event
@@ -319,3 +320,32 @@ def test_explanations_add_up_to_the_raw_score(trained: TrainResult) -> None:
     everything = model.explain(row, k=len(model.features))
     bias = model.booster.predict(model.matrix([row]), pred_contrib=True)[0][-1]
     assert sum(c for _, c in everything) + bias == pytest.approx(model.raw_scores([row])[0])
+
+
+def test_return_risk_learns_which_orders_come_back(marketplace: Runtime) -> None:
+    # returns come days after delivery: leave out the last week, whose outcomes are not known
+    until = int((START + timedelta(days=DAYS - 7)).timestamp() * 1_000_000)
+    result = train(
+        marketplace.store,
+        marketplace.settings.resolved_secret(),
+        model="return_risk",
+        until_us=until,
+    )
+    frame = result.frame.to_pydict()
+    returned = {e for e, y in zip(frame["event_id"], frame["label_returned"], strict=True) if y}
+    # every order a return request names is a positive, and nothing else
+    requested = set()
+    orders = {}
+    for row in scan_log(marketplace.store, None):
+        body = orjson.loads(row.body)
+        if row.type == "order.placed":
+            orders[body["payload"]["order_id"]] = row.event_id
+        elif row.type == "return.requested":
+            requested.add(body["payload"]["order_id"])
+    expected = {orders[o] for o in requested if o in orders} & set(frame["event_id"])
+    assert returned == expected
+    assert len(returned) > 20
+    (test,) = [m for m in result.metrics if m["part"] == "test" and m["label"] == "returned"]
+    assert test["positives"] > 0
+    assert test["auc"] is not None
+    assert 0.0 <= test["auc"] <= 1.0

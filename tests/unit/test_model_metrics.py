@@ -145,6 +145,7 @@ def test_every_default_feature_type_checks_against_its_checkpoint() -> None:
         "account_takeover",
         "cod_refusal",
         "refund_abuse",
+        "return_risk",
     }
     for spec in MODELS.values():
         assert spec_problems(spec) == [], spec.name

@@ -83,3 +83,15 @@ def test_path_contributions_add_up_to_the_raw_score_and_name_the_signal() -> Non
     assert np.allclose(contributions.sum(axis=1), raw, atol=1e-9)
     # feature 0 carries the label's signal: it moves the scores most overall
     assert np.abs(contributions[:, :-1]).mean(axis=0).argmax() == 0
+
+
+def test_model_checkpoints_are_those_of_the_served_models() -> None:
+    from riskops.core.decisions.schema import MODEL_CHECKPOINTS
+    from riskops.core.models.features import MODELS, spec_problems
+
+    served = [m.checkpoint for m in MODELS.values() if m.serve]
+    assert len(served) == len(set(served))  # one served model per checkpoint: model.score
+    assert set(served) == MODEL_CHECKPOINTS
+    assert not MODELS["return_risk"].serve
+    for spec in MODELS.values():
+        assert spec_problems(spec) == [], spec.name

@@ -61,7 +61,7 @@ def with_models(
     same = {cp: dict(d) for cp, d in decisions.items()}
     advance = {cp: dict(d) for cp, d in decisions.items()}
     models: dict[str, dict[str, Any]] = {}
-    for name, spec in MODELS.items():
+    for name, spec in ((n, s) for n, s in MODELS.items() if s.serve):
         with console.status(f"training {name} on the warm-up"):
             try:
                 result = train(

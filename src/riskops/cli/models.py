@@ -40,7 +40,7 @@ def _us(text: str | None, option: str) -> int | None:
     return int(moment.timestamp() * 1_000_000)
 
 
-MODEL_HELP = "order_fraud, coupon_abuse, account_takeover, cod_refusal or refund_abuse."
+MODEL_HELP = "order_fraud, coupon_abuse, account_takeover, cod_refusal, refund_abuse, return_risk."
 LABEL_HELP = "Label kinds that are positives (repeat; default: the model's)."
 FEATURE_HELP = (
     "A context path to learn from instead of the model's default features, e.g. "

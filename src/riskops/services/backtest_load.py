@@ -47,6 +47,9 @@ class Request:
     phones: bool = False
     labels_until_us: int | None = None
     """Only labels that arrived before this (what was known at a training time); None: all."""
+    outcomes: bool = False
+    """Also read what happened to orders as labels (a return request: ``returned``) - for
+    training data only: a backtest scores rules against ground truth, not returns."""
 
 
 @dataclass
@@ -94,12 +97,13 @@ def _row(cols: Columns, row: StoredEvent, secret: bytes, req: Request, start: in
     at = row.occurred_at_us
     later = req.until_us is not None and at >= req.until_us
     known = req.labels_until_us is None or at < req.labels_until_us
+    labels = row.type in LABEL_TYPES or (req.outcomes and row.type in OUTCOME_TYPES)
     if later or (start is not None and at < start):  # outside every window: labels only
-        if row.type in LABEL_TYPES and known:
+        if labels and known:
             _labels(cols, orjson.loads(row.body))
         return
     record: dict[str, Any] = orjson.loads(row.body)
-    if row.type in LABEL_TYPES and known:
+    if labels and known:
         _labels(cols, record)
     payload = record.get("payload") or {}
     ip = record.get("ip")
@@ -141,8 +145,16 @@ def _checkpoint_row(cols: Columns, seq: int, record: dict[str, Any], at: int, re
         cols.keys["key_id"].append(key_id)
 
 
+OUTCOME_TYPES = frozenset({"return.requested"})
+"""Events whose order outcome :class:`Request` ``outcomes`` reads as a label."""
+
+
 def _labels(cols: Columns, record: dict[str, Any]) -> None:
-    for (key_type, key_id), kind in labels_of(record):
+    found = labels_of(record)
+    order_id = (record.get("payload") or {}).get("order_id")
+    if record["type"] in OUTCOME_TYPES and order_id:
+        found = [(("order", str(order_id)), "returned")]
+    for (key_type, key_id), kind in found:
         cols.labels["key_type"].append(key_type)
         cols.labels["key_id"].append(key_id)
         cols.labels["kind"].append(kind)

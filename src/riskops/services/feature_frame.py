@@ -37,8 +37,9 @@ from riskops.services.backtest_load import Request, arrow_tables, load, needed_e
 from riskops.services.log_scan import Progress
 from riskops.stores.base import Store
 
-LABEL_KINDS: tuple[str, ...] = get_args(LabelKind)
-"""Every label kind of the catalogue, in its order."""
+LABEL_KINDS: tuple[str, ...] = (*get_args(LabelKind), "returned")
+"""Every label kind of the catalogue, in its order, then ``returned``: an order the buyer asked
+to return (a ``return.requested`` event) - an outcome to predict, not abuse."""
 BASE_COLUMNS: tuple[str, ...] = (
     "event_id",
     "seq",
@@ -142,6 +143,7 @@ def frame_into(
         instruments=instruments,
         phones=phones,
         labels_until_us=labels_until_us,
+        outcomes=True,
     )
     cols = load(store, secret, req, progress)
     for name, table in arrow_tables(cols, req.event_fields).items():

@@ -51,8 +51,9 @@ if TYPE_CHECKING:  # LightGBM (the ``models`` extra) is imported only once a mod
 
 log = logging.getLogger("riskops.models")
 
-MODEL_OF: dict[str, ModelSpec] = {spec.checkpoint: spec for spec in MODELS.values()}
-"""The model of each checkpoint that has one."""
+MODEL_OF: dict[str, ModelSpec] = {spec.checkpoint: spec for spec in MODELS.values() if spec.serve}
+"""The model of each checkpoint that has one (``return_risk`` predicts an outcome for
+operations and is not served)."""
 
 
 class ModelUnavailable(RuntimeError):

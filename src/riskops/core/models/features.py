@@ -36,6 +36,9 @@ class ModelSpec:
     summary: str
     payment_method: str | None = None
     """Only events with this ``payment_method`` (e.g. ``cod``); None: all."""
+    serve: bool = True
+    """Scored in live decisions when promoted (one such model per checkpoint: its score is
+    ``model.score``); False for a model of an outcome rather than of risk."""
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -153,6 +156,33 @@ MODELS: dict[str, ModelSpec] = {
             ),
             ("refund_abuse",),
             "Refund and return requests from serial abusers.",
+        ),
+        ModelSpec(
+            "return_risk",
+            "order",
+            ("order.placed",),
+            (
+                "velocity.user.page_views_1h",
+                "velocity.user.page_views_24h",
+                "velocity.user.sessions_24h",
+                "velocity.user.searches_24h",
+                "velocity.user.cart_adds_1h",
+                "velocity.user.cart_adds_24h",
+                "velocity.user.cart_removals_1h",
+                "velocity.user.cart_removals_24h",
+                "velocity.user.checkouts_24h",
+                "last.user.page_views",
+                "last.user.cart_adds",
+                "last.user.sessions",
+                "velocity.user.orders_90d",
+                "velocity.user.returns_90d",
+                "event.amount",
+                "event.items_count",
+            ),
+            ("returned",),
+            "Orders the buyer will ask to return, from the browse → cart → order sequence "
+            "before the order and the buyer's history.",
+            serve=False,
         ),
     )
 }
