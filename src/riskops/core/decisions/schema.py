@@ -36,7 +36,11 @@ CHECKPOINTS: dict[str, Checkpoint] = {
     for c in (
         Checkpoint("login", ("login.succeeded",), "A login attempt, before the session starts."),
         Checkpoint("registration", ("user.registered",), "A new account, before it is created."),
-        Checkpoint("coupon_claim", ("coupon.claimed",), "A coupon claim, before it is granted."),
+        Checkpoint(
+            "coupon_claim",
+            ("coupon.claimed", "coupon.redeemed"),
+            "A coupon claim before it is granted, or its redemption before it is applied.",
+        ),
         Checkpoint("order", ("order.placed", "checkout.started"), "An order at checkout."),
         Checkpoint("payment_method", ("order.placed",), "The payment method (e.g. COD)."),
         Checkpoint("refund_request", ("refund.requested", "return.requested"), "A refund request."),

@@ -75,7 +75,7 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             "coupon_abuse",
             "coupon_claim",
-            ("coupon.claimed",),
+            ("coupon.claimed", "coupon.redeemed"),
             (
                 "velocity.device.coupon_claims_24h",
                 "velocity.ip24.coupon_claims_1h",
@@ -93,7 +93,7 @@ MODELS: dict[str, ModelSpec] = {
                 "event.hour",
             ),
             ("coupon_abuse",),
-            "Coupon claims by farmed or scripted accounts.",
+            "Coupon claims and redemptions by farmed or scripted accounts.",
         ),
         ModelSpec(
             "account_takeover",
